@@ -1,0 +1,110 @@
+import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
+import { failBeforeResponse, finalizeFunctionScope, finalizeRequestScope, hasEntered } from './cleanup'
+import type { Plan } from './plan'
+import { RequestState } from './request-state'
+import { resolveParallel, resolveSequential } from './resolve'
+import { kInstalled, kRequestState } from './symbols'
+import { isThenable } from './thenable'
+
+/** What the hooks of one route read: the plan is swapped when overrides change. */
+export interface RouteState {
+  readonly label: string
+  plan: Plan
+}
+
+type Done = (err?: unknown) => void
+type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null, deps: unknown }
+
+function mark<T extends Function> (fn: T): T {
+  (fn as unknown as Record<symbol, boolean>)[kInstalled] = true
+  return fn
+}
+
+/** preHandler: resolve the route's plan after Fastify validated the request. */
+export function createResolveHook (route: RouteState) {
+  return mark(function resolveDependencies (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+    const plan = route.plan
+    const state = new RequestState(plan, request, reply)
+    ;(request as StatefulRequest)[kRequestState] = state
+    let pending: Promise<void> | undefined
+    try {
+      pending = plan.parallel ? resolveParallel(state) : resolveSequential(state)
+    } catch (err) {
+      failBeforeResponse(state, err, done)
+      return
+    }
+    if (pending === undefined) {
+      (request as StatefulRequest).deps = plan.buildDeps(state.slots)
+      done()
+    } else {
+      pending.then(() => {
+        (request as StatefulRequest).deps = plan.buildDeps(state.slots)
+        done()
+      }, (err: unknown) => failBeforeResponse(state, err, done))
+    }
+  })
+}
+
+/** onSend: function-scoped cleanup, before a byte is written. */
+export const finalizeFunctionScopeHook = mark(function finalizeFunctionScopeHook (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
+  const state = (request as StatefulRequest)[kRequestState]
+  if (state === null || state.responded) {
+    done(null, payload)
+    return
+  }
+  finalizeFunctionScope(state, payload, done)
+})
+
+/** onResponse: request-scoped cleanup, after the response was sent. */
+export const finalizeRequestScopeHook = mark(function finalizeRequestScopeHook (request: FastifyRequest, _reply: FastifyReply, done: Done): void {
+  const state = (request as StatefulRequest)[kRequestState]
+  if (state === null) {
+    done()
+    return
+  }
+  finalizeRequestScope(state, done)
+})
+
+/**
+ * onError: an error that reached Fastify without passing through resolution or the handler
+ * (`reply.send(err)`, a serialization error): generators still see it, though it is too
+ * late for them to replace it.
+ */
+export const errorHook = mark(function finalizeOnError (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: Done): void {
+  const state = (request as StatefulRequest)[kRequestState]
+  if (state === null || state.requestScopeClosing || !hasEntered(state)) {
+    done()
+    return
+  }
+  failBeforeResponse(state, error, (final) => {
+    if (final !== error) request.log.error({ err: final }, 'a dependency cleanup raised another error after the error response was decided')
+    done()
+  })
+})
+
+async function awaitHandler (state: RequestState, result: PromiseLike<unknown>): Promise<unknown> {
+  try {
+    return await result
+  } catch (err) {
+    throw await new Promise((resolve) => failBeforeResponse(state, err, resolve))
+  }
+}
+
+/**
+ * The handler, wrapped so that its error is thrown into the generators before Fastify's
+ * error handler builds the response (a generator may replace it).
+ */
+export function wrapHandler (handler: RouteHandlerMethod): RouteHandlerMethod {
+  return mark(function handlerWithDependencies (this: unknown, request: FastifyRequest, reply: FastifyReply) {
+    const state = (request as StatefulRequest)[kRequestState]
+    let result: unknown
+    try {
+      result = (handler as Function).call(this, request, reply)
+    } catch (err) {
+      if (state === null || !hasEntered(state)) throw err
+      return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
+    }
+    if (state !== null && isThenable(result) && hasEntered(state)) return awaitHandler(state, result)
+    return result
+  } as RouteHandlerMethod)
+}

@@ -1,0 +1,13 @@
+/** An error with an HTTP status (and headers) that Fastify's error handler turns into the response. */
+export interface HttpError extends Error {
+  statusCode: number
+  headers?: Record<string, string>
+}
+
+/** Builds the error a dependency throws to answer with `status` (FastAPI's `HTTPException`). */
+export function httpError (status: number, message?: string, headers?: Record<string, string>): HttpError {
+  const err = new Error(message ?? 'HTTP error ' + status) as HttpError
+  err.statusCode = status
+  if (headers !== undefined) err.headers = headers
+  return err
+}

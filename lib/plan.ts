@@ -1,0 +1,186 @@
+import {
+  DependencyKind, describeValue, toUse,
+  type Dependency, type DependencyDefinition, type DependencyUseInternals, type SecurityScopes
+} from './dependency'
+import { DependencyCycleError, DependencyInvalidError, DependencyScopeError } from './errors'
+import { NO_SCOPES, addScopes, scopesObject } from './scopes'
+import { kDependency } from './symbols'
+
+/** One dependency of a route's tree, as the request path needs it. */
+export interface Step {
+  readonly fn: DependencyDefinition['fn']
+  readonly kind: DependencyKind
+  readonly name: string
+  /** Builds the `inputs` record from the slots array. */
+  readonly buildInputs: (slots: unknown[]) => object
+  /** Steps whose values this step needs (for parallel resolution). */
+  readonly inputSteps: readonly number[]
+  /** Its generator is finalized before the response is written. */
+  readonly functionScope: boolean
+  readonly securityScopes: SecurityScopes
+}
+
+/** A route's dependency tree, flattened in resolution order. Step `i` writes slot `i`. */
+export interface Plan {
+  readonly steps: readonly Step[]
+  readonly buildDeps: (slots: unknown[]) => Record<string, unknown>
+  readonly parallel: boolean
+  /** Dependency names in resolution order, for errors and introspection. */
+  readonly names: readonly string[]
+}
+
+export interface RootEntry {
+  /** Where the value lands on `request.deps`; `undefined` for list entries (run for effect). */
+  readonly name: string | undefined
+  readonly use: DependencyUseInternals
+}
+
+/** Turns a `dependencies` record or list into root entries; `where` names it in errors. */
+export function normalizeDependencyList (list: unknown, where: string): RootEntry[] {
+  if (list === undefined || list === null) return []
+  if (typeof list !== 'object') {
+    throw new DependencyInvalidError(`${where}: dependencies must be a record or an array of dependencies, got ${describeValue(list)}`)
+  }
+  const entries: RootEntry[] = []
+  const named = !Array.isArray(list)
+  const keys = Object.keys(list)
+  for (const key of keys) {
+    const value = (list as Record<string, unknown>)[key]
+    const use = toUse(value)
+    if (use === undefined) {
+      const label = named ? `"${key}"` : `[${key}]`
+      throw new DependencyInvalidError(`${where}: dependency ${label} is not a dependency, got ${describeValue(value)}; pass the dependency itself, not the result of calling it`)
+    }
+    if (named && key === '__proto__') throw new DependencyInvalidError(`${where}: "__proto__" cannot be a dependency name`)
+    entries.push({ name: named ? key : undefined, use })
+  }
+  return entries
+}
+
+const EMPTY_INPUTS = Object.freeze({})
+
+function emptyInputs (): object {
+  return EMPTY_INPUTS
+}
+
+// A literal object of known shape is the cheapest thing V8 can build per request, so the
+// inputs record and request.deps are built by generated functions, like fast-json-stringify does.
+function compileRecordBuilder (names: readonly string[], slots: readonly number[]): (slots: unknown[]) => any {
+  const fields = names.map((name, i) => `${JSON.stringify(name)}: s[${slots[i]}]`)
+  // eslint-disable-next-line no-new-func
+  return new Function('s', `return { ${fields.join(', ')} }`) as (slots: unknown[]) => any
+}
+
+/** A dependency "uses scopes" (FastAPI B23) when it or anything below it declares or reads them. */
+function usesScopes (definition: DependencyDefinition, memo: Map<DependencyDefinition, boolean>): boolean {
+  let result = memo.get(definition)
+  if (result !== undefined) return result
+  result = definition.usesScopes
+  for (const input of definition.inputUses) {
+    if (result) break
+    result = input.scopes.length > 0 || usesScopes(input.dependency[kDependency], memo)
+  }
+  memo.set(definition, result)
+  return result
+}
+
+const ids = new WeakMap<Dependency, number>()
+let nextId = 0
+function identity (dep: Dependency): number {
+  let id = ids.get(dep)
+  if (id === undefined) {
+    id = nextId++
+    ids.set(dep, id)
+  }
+  return id
+}
+
+/**
+ * Compiles a route's roots into a flat plan. Every registration error (cycles, scope
+ * violations, name clashes) is raised here, naming the route.
+ */
+export function compilePlan (
+  route: string,
+  roots: readonly RootEntry[],
+  overrides: ReadonlyMap<Dependency, Dependency>,
+  parallel: boolean
+): Plan {
+  const steps: Step[] = []
+  const names: string[] = []
+  // reaches[i]: step i is function-scoped, or a plain dependency that needs one (FastAPI B9, extended through plain nodes)
+  const reaches: boolean[] = []
+  const cache = new Map<string, number>()
+  const usesScopesMemo = new Map<DependencyDefinition, boolean>()
+  const path: Dependency[] = []
+
+  function compileUse (use: DependencyUseInternals, parentScopes: readonly string[]): number {
+    const original = use.dependency
+    const originalDef = original[kDependency]
+    const effective = overrides.get(original) ?? original
+    const definition = effective[kDependency]
+    const scopes = addScopes(parentScopes, use.scopes)
+    const declaredScope = use.scope ?? originalDef.scope
+    const keyScope = declaredScope ?? (originalDef.kind === DependencyKind.Plain ? '' : 'request')
+    const keyScopes = use.scopes.length > 0 || usesScopes(originalDef, usesScopesMemo)
+      ? [...new Set(scopes)].sort().join(' ')
+      : ''
+    const key = `${identity(original)}|${keyScope}|${keyScopes}`
+    const useCache = use.useCache ?? originalDef.useCache ?? true
+    const cached = cache.get(key)
+    if (useCache && cached !== undefined) return cached
+
+    if (path.includes(effective)) {
+      const chain = [...path.slice(path.indexOf(effective)), effective].map((d) => `"${d.name}"`).join(' -> ')
+      throw new DependencyCycleError(`Dependency cycle on route ${route}: ${chain}`)
+    }
+    path.push(effective)
+    const inputSlots = definition.inputUses.map((input) => compileUse(input, scopes))
+    path.pop()
+
+    const runScope = declaredScope ?? definition.scope ?? 'request'
+    const isGenerator = definition.kind !== DependencyKind.Plain
+    if (isGenerator && runScope === 'request') {
+      const offending = inputSlots.findIndex((slot) => reaches[slot])
+      if (offending !== -1) {
+        throw new DependencyScopeError(
+          `The dependency "${definition.name}" has a scope of "request", it cannot depend on dependencies with scope "function". ` +
+          `Route ${route}: its input "${definition.inputNames[offending]}" ("${steps[inputSlots[offending]].name}") is function-scoped or needs one that is.`
+        )
+      }
+    }
+
+    const slot = steps.length
+    steps.push({
+      fn: definition.fn,
+      kind: definition.kind,
+      name: definition.name,
+      buildInputs: inputSlots.length === 0 ? emptyInputs : compileRecordBuilder(definition.inputNames, inputSlots),
+      inputSteps: inputSlots,
+      functionScope: isGenerator && runScope === 'function',
+      securityScopes: scopesObject(scopes)
+    })
+    names.push(definition.name)
+    reaches.push(keyScope === 'function' || (!isGenerator && inputSlots.some((s) => reaches[s])))
+    if (cached === undefined) cache.set(key, slot)
+    return slot
+  }
+
+  const outputNames: string[] = []
+  const outputSlots: number[] = []
+  for (const root of roots) {
+    const slot = compileUse(root.use, NO_SCOPES.scopes)
+    if (root.name !== undefined) {
+      if (outputNames.includes(root.name)) {
+        throw new DependencyInvalidError(`Route ${route}: two dependencies are named "${root.name}"; names on request.deps must be unique across plugin, context and route dependencies`)
+      }
+      outputNames.push(root.name)
+      outputSlots.push(slot)
+    }
+  }
+  return {
+    steps,
+    buildDeps: compileRecordBuilder(outputNames, outputSlots),
+    parallel,
+    names
+  }
+}

@@ -1,0 +1,145 @@
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { describeValue, type DependencyList } from './dependency'
+import { DependencyInvalidError } from './errors'
+import {
+  createResolveHook, errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook, wrapHandler,
+  type RouteState
+} from './hooks'
+import { DependencyOverrides } from './overrides'
+import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
+import { kContextDependencies, kInstalled, kRegistry, kRequestState } from './symbols'
+
+export interface FastifyDependsOptions {
+  /** Dependencies run for every route of the app, before any other. */
+  dependencies?: DependencyList
+  /** `'parallel'` lets independent dependencies resolve concurrently (default `'sequential'`). */
+  concurrency?: 'sequential' | 'parallel'
+}
+
+interface CompiledRoute extends RouteState {
+  readonly roots: readonly RootEntry[]
+}
+
+interface Registry {
+  readonly root: FastifyInstance
+  readonly parallel: boolean
+  readonly overrides: DependencyOverrides
+  readonly routes: CompiledRoute[]
+  /** Registration errors, thrown from onReady so they surface from ready()/listen(). */
+  readonly errors: Error[]
+  /** Contexts that declared routes (or whose descendants did): too late for addDependencies. */
+  readonly contextsWithRoutes: WeakSet<object>
+}
+
+type DependsInstance = FastifyInstance & {
+  [kContextDependencies]: readonly (readonly RootEntry[])[]
+  [kRegistry]: Registry
+}
+
+function routeLabel (options: RouteOptions): string {
+  const method = Array.isArray(options.method) ? options.method.join(',') : options.method
+  return `${method} ${options.url}`
+}
+
+function prependHook (existing: unknown, hook: Function): Function[] {
+  if (existing === undefined || existing === null) return [hook]
+  return Array.isArray(existing) ? [hook, ...existing] : [hook, existing as Function]
+}
+
+function markContextHasRoutes (registry: Registry, context: object): void {
+  for (let current: object | null = context; current !== null; current = Object.getPrototypeOf(current)) {
+    registry.contextsWithRoutes.add(current)
+    if (current === registry.root) break
+  }
+}
+
+function recompileAll (registry: Registry): void {
+  for (const route of registry.routes) {
+    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel)
+  }
+}
+
+function onRoute (this: FastifyInstance, options: RouteOptions): void {
+  const context = this as DependsInstance
+  const registry = context[kRegistry]
+  if ((options.handler as unknown as Record<symbol, unknown>)[kInstalled] === true) return
+  const label = routeLabel(options)
+  let roots: RootEntry[]
+  try {
+    roots = [...context[kContextDependencies].flat(), ...normalizeDependencyList(options.dependencies, `Route ${label}`)]
+  } catch (err) {
+    registry.errors.push(err as Error)
+    return
+  }
+  markContextHasRoutes(registry, this)
+  if (roots.length === 0) return
+  let plan
+  try {
+    plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel)
+  } catch (err) {
+    registry.errors.push(err as Error)
+    return
+  }
+  const route: CompiledRoute = { label, roots, plan }
+  registry.routes.push(route)
+  options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
+  options.onSend = prependHook(options.onSend, finalizeFunctionScopeHook) as RouteOptions['onSend']
+  options.onResponse = prependHook(options.onResponse, finalizeRequestScopeHook) as RouteOptions['onResponse']
+  options.onError = prependHook(options.onError, errorHook) as RouteOptions['onError']
+  options.handler = wrapHandler(options.handler)
+}
+
+function addDependencies (this: FastifyInstance, list: DependencyList): FastifyInstance {
+  const context = this as DependsInstance
+  const registry = context[kRegistry]
+  let entries: RootEntry[]
+  try {
+    entries = normalizeDependencyList(list, 'addDependencies()')
+  } catch (err) {
+    registry.errors.push(err as Error)
+    return this
+  }
+  if (registry.contextsWithRoutes.has(this)) {
+    registry.errors.push(new DependencyInvalidError(
+      'addDependencies() was called after this context (or a plugin inside it) declared routes; call it before the routes it should apply to'
+    ))
+    return this
+  }
+  context[kContextDependencies] = [...context[kContextDependencies], entries]
+  return this
+}
+
+async function fastifyDepends (fastify: FastifyInstance, options: FastifyDependsOptions): Promise<void> {
+  if (fastify.hasDecorator('dependencyOverrides')) {
+    throw new DependencyInvalidError('fastify-depends is already registered on this instance; register it once, at the root')
+  }
+  const concurrency = options.concurrency ?? 'sequential'
+  if (concurrency !== 'sequential' && concurrency !== 'parallel') {
+    throw new DependencyInvalidError(`fastify-depends: concurrency must be "sequential" or "parallel", got ${describeValue(concurrency)}`)
+  }
+  const overrides = new DependencyOverrides()
+  const registry: Registry = {
+    root: fastify,
+    parallel: concurrency === 'parallel',
+    overrides,
+    routes: [],
+    errors: [],
+    contextsWithRoutes: new WeakSet()
+  }
+  const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
+  overrides.listen(() => recompileAll(registry))
+
+  fastify.decorate(kRegistry, registry)
+  fastify.decorate(kContextDependencies, pluginRoots.length === 0 ? [] : [pluginRoots])
+  fastify.decorate('dependencyOverrides', overrides)
+  fastify.decorate('addDependencies', addDependencies)
+  fastify.decorateRequest('deps', null as unknown as Record<string, unknown>)
+  fastify.decorateRequest(kRequestState, null)
+  fastify.addHook('onRoute', onRoute)
+  fastify.addHook('onReady', function checkRegistration (done) {
+    done(registry.errors.length === 0 ? undefined : registry.errors[0])
+  })
+}
+
+export const plugin = fp(fastifyDepends, { fastify: '5.x', name: 'fastify-depends' })

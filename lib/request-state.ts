@@ -1,0 +1,42 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { DependencyContext } from './dependency'
+import type { Plan, Step } from './plan'
+import { NO_SCOPES } from './scopes'
+
+/**
+ * Everything one request's resolution owns. One object and one slots array per request;
+ * the exit stacks are allocated only when a generator is entered.
+ */
+export class RequestState {
+  readonly plan: Plan
+  readonly slots: unknown[]
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+  /** The context handed to dependencies that see no security scopes. */
+  readonly ctx: DependencyContext
+  /** Entered function-scoped generators and their steps, interleaved: [gen, step, gen, step, ...]. */
+  functionStack: unknown[] | null = null
+  /** Entered request-scoped generators and their steps, interleaved like `functionStack`. */
+  requestStack: unknown[] | null = null
+  /** The error being thrown into generators while unwinding; `undefined` when all is well. */
+  error: unknown = undefined
+  /** The step whose cleanup raised `error` (for logs); `null` when it came from elsewhere. */
+  errorStep: Step | null = null
+  /** The step that swallowed an error, and that error. */
+  swallowedBy: Step | null = null
+  swallowedError: unknown = undefined
+  /** A request-scope unwind is in progress or done: never start a second one. */
+  requestScopeClosing = false
+  /** The handler has produced its response (onSend reached) or failed. */
+  responded = false
+  /** The connection closed before the response was fully sent. */
+  aborted = false
+
+  constructor (plan: Plan, request: FastifyRequest, reply: FastifyReply) {
+    this.plan = plan
+    this.slots = new Array(plan.steps.length)
+    this.request = request
+    this.reply = reply
+    this.ctx = { request, reply, securityScopes: NO_SCOPES }
+  }
+}

@@ -1,0 +1,17 @@
+// Private state lives on symbols so it never collides with user properties
+// and stays out of `for...in` / JSON output.
+
+/** Brands a dependency definition (the object `depends()` returns). */
+export const kDependency = Symbol('fastify-depends.dependency')
+/** Brands a use-site marker (`Depends(dep, opts)`, `Security(dep, scopes)`). */
+export const kDependencyUse = Symbol('fastify-depends.use')
+/** Per-context list of `addDependencies` lists, outermost first. */
+export const kContextDependencies = Symbol('fastify-depends.context-dependencies')
+/** Marks a context (and its ancestors) once a route with dependencies was declared in it. */
+export const kContextHasRoutes = Symbol('fastify-depends.context-has-routes')
+/** The plugin's registry of compiled routes, on the root instance. */
+export const kRegistry = Symbol('fastify-depends.registry')
+/** Per-request resolution state. */
+export const kRequestState = Symbol('fastify-depends.request-state')
+/** Marks hooks and handlers installed by the plugin, so a cloned route is not wired twice. */
+export const kInstalled = Symbol('fastify-depends.installed')
