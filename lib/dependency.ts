@@ -41,12 +41,12 @@ export interface UseOptions {
 }
 
 export const DependencyKind = { Plain: 0, Generator: 1, AsyncGenerator: 2 } as const
-export type DependencyKind = typeof DependencyKind[keyof typeof DependencyKind]
+export type DependencyKindValue = typeof DependencyKind[keyof typeof DependencyKind]
 
 /** What the compiler needs to know about a definition; never read on the request path. */
 export interface DependencyDefinition {
   readonly fn: (inputs: any, ctx: DependencyContext) => unknown
-  readonly kind: DependencyKind
+  readonly kind: DependencyKindValue
   readonly name: string
   readonly inputNames: readonly string[]
   readonly inputUses: readonly DependencyUseInternals[]
@@ -125,7 +125,7 @@ export function describeValue (value: unknown): string {
   return `${typeof value} ${String(value)}`
 }
 
-function kindOf (fn: Function): DependencyKind {
+function kindOf (fn: Function): DependencyKindValue {
   const tag = Object.prototype.toString.call(fn)
   if (tag === '[object AsyncGeneratorFunction]') return DependencyKind.AsyncGenerator
   if (tag === '[object GeneratorFunction]') return DependencyKind.Generator

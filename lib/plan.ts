@@ -1,5 +1,5 @@
 import {
-  DependencyKind, describeValue, toUse,
+  DependencyKind, describeValue, toUse, type DependencyKindValue,
   type Dependency, type DependencyDefinition, type DependencyUseInternals, type SecurityScopes
 } from './dependency'
 import { DependencyCycleError, DependencyInvalidError, DependencyScopeError } from './errors'
@@ -9,7 +9,7 @@ import { kDependency } from './symbols'
 /** One dependency of a route's tree, as the request path needs it. */
 export interface Step {
   readonly fn: DependencyDefinition['fn']
-  readonly kind: DependencyKind
+  readonly kind: DependencyKindValue
   readonly name: string
   /** Builds the `inputs` record from the slots array. */
   readonly buildInputs: (slots: unknown[]) => object

@@ -1,0 +1,46 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Test } from 'tap'
+import fastifyDepends, { type FastifyDependsOptions } from '../lib/index'
+
+/** A Fastify app with the plugin registered, closed when the test ends. */
+export async function build (t: Test, options: FastifyDependsOptions = {}, fastifyOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(fastifyOptions)
+  t.after(() => app.close())
+  await app.register(fastifyDepends, options)
+  return app
+}
+
+/** An ordered event log; `until(event)` resolves once that event was recorded. */
+export class EventLog extends Array<string> {
+  #waiters: Array<{ event: string, resolve: () => void }> = []
+
+  static override get [Symbol.species] (): ArrayConstructor {
+    return Array
+  }
+
+  record (event: string): void {
+    this.push(event)
+    for (const waiter of this.#waiters.filter((w) => w.event === event)) waiter.resolve()
+    this.#waiters = this.#waiters.filter((w) => w.event !== event)
+  }
+
+  until (event: string): Promise<void> {
+    if (this.includes(event)) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push({ event, resolve }))
+  }
+
+  list (): string[] {
+    return [...this]
+  }
+}
+
+/** Lets pending callbacks and immediates run (request-scope cleanup runs after the response). */
+export function settle (): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 10))
+}
+
+/** Collects log lines written by Fastify's logger. */
+export function logCollector (): { stream: { write: (line: string) => void }, lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  return { stream: { write: (line: string) => { lines.push(JSON.parse(line)) } }, lines }
+}
