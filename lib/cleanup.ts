@@ -151,7 +151,8 @@ export function finalizeRequestScope (state: RequestState, done?: () => void): v
 
 function reportAfterResponse (state: RequestState, abort: unknown, done: (() => void) | undefined): void {
   if (state.error !== undefined && state.error !== abort) {
-    const name = state.errorStep === null ? 'unknown' : state.errorStep.name
+    // Every error raised by a cleanup records its step.
+    const name = (state.errorStep as Step).name
     state.request.log.error({ err: state.error, dependency: name }, `cleanup of dependency "${name}" failed after the response was sent`)
   }
   if (done !== undefined) done()

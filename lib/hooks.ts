@@ -3,7 +3,7 @@ import { failBeforeResponse, finalizeFunctionScope, finalizeRequestScope, hasEnt
 import type { Plan } from './plan'
 import { RequestState } from './request-state'
 import { resolveParallel, resolveSequential } from './resolve'
-import { kInstalled, kRequestState } from './symbols'
+import { kRequestState } from './symbols'
 import { isThenable } from './thenable'
 
 /** What the hooks of one route read: the plan is swapped when overrides change. */
@@ -15,14 +15,9 @@ export interface RouteState {
 type Done = (err?: unknown) => void
 type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null, deps: unknown }
 
-function mark<T extends Function> (fn: T): T {
-  (fn as unknown as Record<symbol, boolean>)[kInstalled] = true
-  return fn
-}
-
 /** preHandler: resolve the route's plan after Fastify validated the request. */
 export function createResolveHook (route: RouteState) {
-  return mark(function resolveDependencies (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+  return function resolveDependencies (request: FastifyRequest, reply: FastifyReply, done: Done): void {
     const plan = route.plan
     const state = new RequestState(plan, request, reply)
     ;(request as StatefulRequest)[kRequestState] = state
@@ -42,35 +37,35 @@ export function createResolveHook (route: RouteState) {
         done()
       }, (err: unknown) => failBeforeResponse(state, err, done))
     }
-  })
+  }
 }
 
 /** onSend: function-scoped cleanup, before a byte is written. */
-export const finalizeFunctionScopeHook = mark(function finalizeFunctionScopeHook (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
+export function finalizeFunctionScopeHook (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
   const state = (request as StatefulRequest)[kRequestState]
   if (state === null || state.responded) {
     done(null, payload)
     return
   }
   finalizeFunctionScope(state, payload, done)
-})
+}
 
 /** onResponse: request-scoped cleanup, after the response was sent. */
-export const finalizeRequestScopeHook = mark(function finalizeRequestScopeHook (request: FastifyRequest, _reply: FastifyReply, done: Done): void {
+export function finalizeRequestScopeHook (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
   const state = (request as StatefulRequest)[kRequestState]
   if (state === null) {
     done()
     return
   }
   finalizeRequestScope(state, done)
-})
+}
 
 /**
  * onError: an error that reached Fastify without passing through resolution or the handler
  * (`reply.send(err)`, a serialization error): generators still see it, though it is too
  * late for them to replace it.
  */
-export const errorHook = mark(function finalizeOnError (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: Done): void {
+export function errorHook (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: () => void): void {
   const state = (request as StatefulRequest)[kRequestState]
   if (state === null || state.requestScopeClosing || !hasEntered(state)) {
     done()
@@ -80,7 +75,7 @@ export const errorHook = mark(function finalizeOnError (request: FastifyRequest,
     if (final !== error) request.log.error({ err: final }, 'a dependency cleanup raised another error after the error response was decided')
     done()
   })
-})
+}
 
 async function awaitHandler (state: RequestState, result: PromiseLike<unknown>): Promise<unknown> {
   try {
@@ -95,16 +90,17 @@ async function awaitHandler (state: RequestState, result: PromiseLike<unknown>):
  * error handler builds the response (a generator may replace it).
  */
 export function wrapHandler (handler: RouteHandlerMethod): RouteHandlerMethod {
-  return mark(function handlerWithDependencies (this: unknown, request: FastifyRequest, reply: FastifyReply) {
-    const state = (request as StatefulRequest)[kRequestState]
+  return function handlerWithDependencies (this: unknown, request: FastifyRequest, reply: FastifyReply) {
+    // Set by this route's resolve hook, which always runs first.
+    const state = (request as StatefulRequest)[kRequestState] as RequestState
     let result: unknown
     try {
       result = (handler as Function).call(this, request, reply)
     } catch (err) {
-      if (state === null || !hasEntered(state)) throw err
+      if (!hasEntered(state)) throw err
       return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
     }
-    if (state !== null && isThenable(result) && hasEntered(state)) return awaitHandler(state, result)
+    if (isThenable(result) && hasEntered(state)) return awaitHandler(state, result)
     return result
-  } as RouteHandlerMethod)
+  } as RouteHandlerMethod
 }

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http'
+
 /** An error with an HTTP status (and headers) that Fastify's error handler turns into the response. */
 export interface HttpError extends Error {
   statusCode: number
@@ -6,7 +8,7 @@ export interface HttpError extends Error {
 
 /** Builds the error a dependency throws to answer with `status` (FastAPI's `HTTPException`). */
 export function httpError (status: number, message?: string, headers?: Record<string, string>): HttpError {
-  const err = new Error(message ?? 'HTTP error ' + status) as HttpError
+  const err = new Error(message ?? STATUS_CODES[status] ?? `HTTP ${status}`) as HttpError
   err.statusCode = status
   if (headers !== undefined) err.headers = headers
   return err

@@ -112,6 +112,7 @@ export function compilePlan (
   const cache = new Map<string, number>()
   const usesScopesMemo = new Map<DependencyDefinition, boolean>()
   const path: Dependency[] = []
+  const labels: string[] = []
 
   function compileUse (use: DependencyUseInternals, parentScopes: readonly string[]): number {
     const original = use.dependency
@@ -129,15 +130,20 @@ export function compilePlan (
     const cached = cache.get(key)
     if (useCache && cached !== undefined) return cached
 
-    if (path.includes(effective)) {
-      const chain = [...path.slice(path.indexOf(effective)), effective].map((d) => `"${d.name}"`).join(' -> ')
+    const label = effective === original ? `"${original.name}"` : `"${original.name}" (overridden by "${definition.name}")`
+    const seen = path.indexOf(effective)
+    if (seen !== -1) {
+      const chain = [...labels.slice(seen), label].join(' -> ')
       throw new DependencyCycleError(`Dependency cycle on route ${route}: ${chain}`)
     }
     path.push(effective)
+    labels.push(label)
     const inputSlots = definition.inputUses.map((input) => compileUse(input, scopes))
     path.pop()
+    labels.pop()
 
-    const runScope = declaredScope ?? definition.scope ?? 'request'
+    // An override keeps the original's scope (DESIGN §7): only the use site and the original decide it.
+    const runScope = declaredScope ?? 'request'
     const isGenerator = definition.kind !== DependencyKind.Plain
     if (isGenerator && runScope === 'request') {
       const offending = inputSlots.findIndex((slot) => reaches[slot])

@@ -8,7 +8,7 @@ import {
 } from './hooks'
 import { DependencyOverrides } from './overrides'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
-import { kContextDependencies, kInstalled, kRegistry, kRequestState } from './symbols'
+import { kContextDependencies, kRegistry, kRequestState } from './symbols'
 
 export interface FastifyDependsOptions {
   /** Dependencies run for every route of the app, before any other. */
@@ -43,7 +43,7 @@ function routeLabel (options: RouteOptions): string {
 }
 
 function prependHook (existing: unknown, hook: Function): Function[] {
-  if (existing === undefined || existing === null) return [hook]
+  if (existing == null) return [hook]
   return Array.isArray(existing) ? [hook, ...existing] : [hook, existing as Function]
 }
 
@@ -51,6 +51,12 @@ function markContextHasRoutes (registry: Registry, context: object): void {
   for (let current: object | null = context; current !== null; current = Object.getPrototypeOf(current)) {
     registry.contextsWithRoutes.add(current)
     if (current === registry.root) break
+  }
+}
+
+function registrationFailed (err: unknown) {
+  return function dependenciesFailedToRegister (_request: unknown, _reply: unknown, done: (err: unknown) => void): void {
+    done(err)
   }
 }
 
@@ -63,13 +69,13 @@ function recompileAll (registry: Registry): void {
 function onRoute (this: FastifyInstance, options: RouteOptions): void {
   const context = this as DependsInstance
   const registry = context[kRegistry]
-  if ((options.handler as unknown as Record<symbol, unknown>)[kInstalled] === true) return
   const label = routeLabel(options)
   let roots: RootEntry[]
   try {
     roots = [...context[kContextDependencies].flat(), ...normalizeDependencyList(options.dependencies, `Route ${label}`)]
   } catch (err) {
     registry.errors.push(err as Error)
+    options.preHandler = prependHook(options.preHandler, registrationFailed(err)) as RouteOptions['preHandler']
     return
   }
   markContextHasRoutes(registry, this)
@@ -79,14 +85,14 @@ function onRoute (this: FastifyInstance, options: RouteOptions): void {
     plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel)
   } catch (err) {
     registry.errors.push(err as Error)
+    // ready() rejects; should the app be used anyway, the route answers with the error
+    // instead of running its handler without its dependencies.
+    options.preHandler = prependHook(options.preHandler, registrationFailed(err)) as RouteOptions['preHandler']
     return
   }
   const route: CompiledRoute = { label, roots, plan }
   registry.routes.push(route)
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
-  options.onSend = prependHook(options.onSend, finalizeFunctionScopeHook) as RouteOptions['onSend']
-  options.onResponse = prependHook(options.onResponse, finalizeRequestScopeHook) as RouteOptions['onResponse']
-  options.onError = prependHook(options.onError, errorHook) as RouteOptions['onError']
   options.handler = wrapHandler(options.handler)
 }
 
@@ -137,6 +143,11 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.decorateRequest('deps', null as unknown as Record<string, unknown>)
   fastify.decorateRequest(kRequestState, null)
   fastify.addHook('onRoute', onRoute)
+  // Instance-level, so that function-scoped cleanup runs before the onSend hooks registered
+  // after the plugin (compression, etags) and every onError/onResponse hook sees it done.
+  fastify.addHook('onSend', finalizeFunctionScopeHook)
+  fastify.addHook('onResponse', finalizeRequestScopeHook)
+  fastify.addHook('onError', errorHook)
   fastify.addHook('onReady', function checkRegistration (done) {
     done(registry.errors.length === 0 ? undefined : registry.errors[0])
   })

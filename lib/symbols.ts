@@ -13,5 +13,3 @@ export const kContextHasRoutes = Symbol('fastify-depends.context-has-routes')
 export const kRegistry = Symbol('fastify-depends.registry')
 /** Per-request resolution state. */
 export const kRequestState = Symbol('fastify-depends.request-state')
-/** Marks hooks and handlers installed by the plugin, so a cloned route is not wired twice. */
-export const kInstalled = Symbol('fastify-depends.installed')

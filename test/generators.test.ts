@@ -58,7 +58,6 @@ test('a sync generator that never yields fails the request with FST_DEPENDS_GENE
   const app = await build(t)
   const seen = captureErrors(app)
   let handlerRan = false
-  // eslint-disable-next-line require-yield
   const neverYields = depends(function * neverYields () {
     return 1
   })
@@ -89,7 +88,6 @@ test('an async generator that never yields answers 500 with code FST_DEPENDS_GEN
       throw err
     }
   }, { name: 'outer' })
-  // eslint-disable-next-line require-yield
   const emptyStream = depends(async function * () {
     events.record('empty:enter')
   }, { name: 'emptyStream' })
