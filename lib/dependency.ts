@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { DependencyInvalidError } from './errors'
+import type { ParamSpec } from './params'
 import { kDependency, kDependencyUse } from './symbols'
 
 export type DependencyScope = 'request' | 'function'
@@ -54,6 +55,8 @@ export interface DependencyDefinition {
   readonly scope: DependencyScope | undefined
   readonly usesScopes: boolean
   readonly responses: Record<number | string, ResponseDescription> | undefined
+  /** Set on `Query`, `Header`, `Cookie`, `Path` and `Body` dependencies. */
+  readonly param?: ParamSpec
 }
 
 export interface DependencyUseInternals {

@@ -11,6 +11,7 @@ export {
   DependencyGeneratorError, DependencyErrorSwallowedError, DependencyClientAbortError
 } from './errors'
 export { httpError, type HttpError } from './http-error'
+export { Query, Header, Cookie, Path, Body, type ParamValue } from './params'
 export { DependencyOverrides, type OverrideFunction } from './overrides'
 export type { FastifyDependsOptions } from './plugin'
 

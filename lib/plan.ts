@@ -3,6 +3,7 @@ import {
   type Dependency, type DependencyDefinition, type DependencyUseInternals, type SecurityScopes
 } from './dependency'
 import { DependencyCycleError, DependencyInvalidError, DependencyScopeError } from './errors'
+import type { ParamUse } from './params'
 import { NO_SCOPES, addScopes, scopesObject } from './scopes'
 import { kDependency } from './symbols'
 
@@ -27,6 +28,8 @@ export interface Plan {
   readonly parallel: boolean
   /** Dependency names in resolution order, for errors and introspection. */
   readonly names: readonly string[]
+  /** Every request parameter of the tree, for the route's schema. */
+  readonly params: readonly ParamUse[]
 }
 
 export interface RootEntry {
@@ -112,9 +115,10 @@ export function compilePlan (
   const cache = new Map<string, number>()
   const usesScopesMemo = new Map<DependencyDefinition, boolean>()
   const path: Dependency[] = []
+  const params: ParamUse[] = []
   const labels: string[] = []
 
-  function compileUse (use: DependencyUseInternals, parentScopes: readonly string[]): number {
+  function compileUse (use: DependencyUseInternals, parentScopes: readonly string[], parent: string): number {
     const original = use.dependency
     const originalDef = original[kDependency]
     const effective = overrides.get(original) ?? original
@@ -138,7 +142,7 @@ export function compilePlan (
     }
     path.push(effective)
     labels.push(label)
-    const inputSlots = definition.inputUses.map((input) => compileUse(input, scopes))
+    const inputSlots = definition.inputUses.map((input) => compileUse(input, scopes, definition.name))
     path.pop()
     labels.pop()
 
@@ -168,13 +172,14 @@ export function compilePlan (
     names.push(definition.name)
     reaches.push(keyScope === 'function' || (!isGenerator && inputSlots.some((s) => reaches[s])))
     if (cached === undefined) cache.set(key, slot)
+    if (definition.param !== undefined) params.push({ spec: definition.param, declaredBy: parent })
     return slot
   }
 
   const outputNames: string[] = []
   const outputSlots: number[] = []
   for (const root of roots) {
-    const slot = compileUse(root.use, NO_SCOPES.scopes)
+    const slot = compileUse(root.use, NO_SCOPES.scopes, root.name === undefined ? 'the route' : `the route (${root.name})`)
     if (root.name !== undefined) {
       if (outputNames.includes(root.name)) {
         throw new DependencyInvalidError(`Route ${route}: two dependencies are named "${root.name}"; names on request.deps must be unique across plugin, context and route dependencies`)
@@ -187,6 +192,7 @@ export function compilePlan (
     steps,
     buildDeps: compileRecordBuilder(outputNames, outputSlots),
     parallel,
-    names
+    names,
+    params
   }
 }

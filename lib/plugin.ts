@@ -8,7 +8,9 @@ import {
 } from './hooks'
 import { DependencyOverrides } from './overrides'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
-import { kContextDependencies, kRegistry, kRequestState } from './symbols'
+import { compileCookieValidation, createCookieHook, type CookieValidation } from './cookies'
+import { mergeParams } from './schema-merge'
+import { kContextDependencies, kCookieValues, kRegistry, kRequestState } from './symbols'
 
 export interface FastifyDependsOptions {
   /** Dependencies run for every route of the app, before any other. */
@@ -28,6 +30,8 @@ interface Registry {
   readonly routes: CompiledRoute[]
   /** Registration errors, thrown from onReady so they surface from ready()/listen(). */
   readonly errors: Error[]
+  /** Routes with `Cookie()` parameters, whose validators are compiled at ready time. */
+  readonly cookieValidations: CookieValidation[]
   /** Contexts that declared routes (or whose descendants did): too late for addDependencies. */
   readonly contextsWithRoutes: WeakSet<object>
 }
@@ -90,9 +94,33 @@ function onRoute (this: FastifyInstance, options: RouteOptions): void {
     options.preHandler = prependHook(options.preHandler, registrationFailed(err)) as RouteOptions['preHandler']
     return
   }
+  let cookies: CookieValidation | undefined
+  if (plan.params.length > 0) {
+    try {
+      const methods = Array.isArray(options.method) ? options.method : [options.method]
+      const merged = mergeParams(label, options.url, methods, options.schema, plan.params)
+      options.schema = merged.schema
+      if (merged.cookies !== undefined) {
+        cookies = {
+          schema: merged.cookies,
+          method: methods.join(','),
+          url: options.url,
+          routeCompiler: options.validatorCompiler as CookieValidation['routeCompiler'],
+          context: this as CookieValidation['context'],
+          validate: null
+        }
+        registry.cookieValidations.push(cookies)
+      }
+    } catch (err) {
+      registry.errors.push(err as Error)
+      options.preHandler = prependHook(options.preHandler, registrationFailed(err)) as RouteOptions['preHandler']
+      return
+    }
+  }
   const route: CompiledRoute = { label, roots, plan }
   registry.routes.push(route)
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
+  if (cookies !== undefined) options.preHandler = prependHook(options.preHandler, createCookieHook(cookies)) as RouteOptions['preHandler']
   options.handler = wrapHandler(options.handler)
 }
 
@@ -131,6 +159,7 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
     overrides,
     routes: [],
     errors: [],
+    cookieValidations: [],
     contextsWithRoutes: new WeakSet()
   }
   const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
@@ -148,8 +177,19 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.addHook('onSend', finalizeFunctionScopeHook)
   fastify.addHook('onResponse', finalizeRequestScopeHook)
   fastify.addHook('onError', errorHook)
+  fastify.decorateRequest(kCookieValues, null)
   fastify.addHook('onReady', function checkRegistration (done) {
-    done(registry.errors.length === 0 ? undefined : registry.errors[0])
+    if (registry.errors.length > 0) {
+      done(registry.errors[0])
+      return
+    }
+    try {
+      for (const cookies of registry.cookieValidations) compileCookieValidation(cookies)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    done()
   })
 }
 

@@ -13,3 +13,5 @@ export const kContextHasRoutes = Symbol('fastify-depends.context-has-routes')
 export const kRegistry = Symbol('fastify-depends.registry')
 /** Per-request resolution state. */
 export const kRequestState = Symbol('fastify-depends.request-state')
+/** The parsed, validated and coerced cookies of a request with `Cookie()` parameters. */
+export const kCookieValues = Symbol('fastify-depends.cookie-values')
