@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { DependencyInvalidError } from './errors'
 import type { ParamSpec } from './params'
+import type { SchemeSpec } from './security/scheme'
 import { kDependency, kDependencyUse } from './symbols'
 
 export type DependencyScope = 'request' | 'function'
@@ -57,6 +58,8 @@ export interface DependencyDefinition {
   readonly responses: Record<number | string, ResponseDescription> | undefined
   /** Set on `Query`, `Header`, `Cookie`, `Path` and `Body` dependencies. */
   readonly param?: ParamSpec
+  /** Set on security schemes (`HTTPBearer()`, `OAuth2PasswordBearer()`, ...). */
+  readonly scheme?: SchemeSpec
 }
 
 export interface DependencyUseInternals {

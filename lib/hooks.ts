@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
 import { failBeforeResponse, finalizeFunctionScope, finalizeRequestScope, hasEntered } from './cleanup'
 import type { Plan } from './plan'
 import { RequestState } from './request-state'
-import { resolveParallel, resolveSequential } from './resolve'
+import { resolveEarly, resolveParallel, resolveSequential } from './resolve'
 import { kRequestState } from './symbols'
 import { isThenable } from './thenable'
 
@@ -15,12 +15,37 @@ export interface RouteState {
 type Done = (err?: unknown) => void
 type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null, deps: unknown }
 
+function startRequest (plan: Plan, request: FastifyRequest, reply: FastifyReply): RequestState {
+  const state = new RequestState(plan, request, reply)
+  ;(request as StatefulRequest)[kRequestState] = state
+  return state
+}
+
+/** onRequest: security schemes answer 401 before the body is read. */
+export function createEarlyHook (route: RouteState) {
+  return function authenticate (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+    const plan = route.plan
+    if (plan.early.length === 0) {
+      done()
+      return
+    }
+    const state = startRequest(plan, request, reply)
+    try {
+      resolveEarly(state)
+    } catch (err) {
+      done(err)
+      return
+    }
+    done()
+  }
+}
+
 /** preHandler: resolve the route's plan after Fastify validated the request. */
 export function createResolveHook (route: RouteState) {
   return function resolveDependencies (request: FastifyRequest, reply: FastifyReply, done: Done): void {
-    const plan = route.plan
-    const state = new RequestState(plan, request, reply)
-    ;(request as StatefulRequest)[kRequestState] = state
+    // The state onRequest started (security schemes done), or a new one.
+    const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, request, reply)
+    const plan = state.plan
     let pending: Promise<void> | undefined
     try {
       pending = plan.parallel ? resolveParallel(state) : resolveSequential(state)

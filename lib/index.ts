@@ -12,6 +12,14 @@ export {
 } from './errors'
 export { httpError, type HttpError } from './http-error'
 export { Query, Header, Cookie, Path, Body, type ParamValue } from './params'
+export {
+  OAuth2PasswordBearer, OAuth2AuthorizationCodeBearer, OAuth2, OpenIdConnect,
+  OAuth2PasswordRequestForm, OAuth2PasswordRequestFormStrict,
+  type OAuth2PasswordBearerOptions, type OAuth2AuthorizationCodeBearerOptions, type OAuthFlows, type OAuth2PasswordRequest
+} from './security/oauth2'
+export { HTTPBearer, HTTPBasic, HTTPDigest, HTTPBase, type HTTPAuthorizationCredentials, type HTTPBasicCredentials } from './security/http'
+export { APIKeyQuery, APIKeyHeader, APIKeyCookie } from './security/api-key'
+export type { SchemeOptions } from './security/scheme'
 export { DependencyOverrides, type OverrideFunction } from './overrides'
 export type { FastifyDependsOptions } from './plugin'
 

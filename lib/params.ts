@@ -12,6 +12,8 @@ export interface ParamSpec {
   readonly name: string | undefined
   readonly schema: TSchema
   readonly required: boolean
+  /** The body's media type, when it is not JSON (a form). */
+  readonly mediaType?: string
 }
 
 /** A parameter as found in one route's tree, with the dependency that declared it (for conflicts). */
@@ -87,8 +89,12 @@ export function Body<S extends TSchema> (nameOrSchema: string | S, maybeSchema?:
     const spec: ParamSpec = { in: 'body', name: undefined, schema: checkSchema(nameOrSchema, 'Body()'), required: true }
     return param<S>(spec, 'Body', (_inputs, { request }) => request.body)
   }
-  const name = checkName(nameOrSchema, 'Body()')
-  const label = `Body(${name})`
-  const spec: ParamSpec = { in: 'body', name, schema: checkSchema(maybeSchema, label), required: isRequired(maybeSchema as S) }
+  return bodyField(nameOrSchema, maybeSchema as S, undefined)
+}
+
+/** One property of an object body, of the given media type (JSON when `undefined`). */
+export function bodyField<S extends TSchema> (name: string, schema: S, mediaType: string | undefined): Dependency<ParamValue<S>> {
+  const label = `Body(${checkName(name, 'Body()')})`
+  const spec: ParamSpec = { in: 'body', name, schema: checkSchema(schema, label), required: isRequired(schema), mediaType }
   return param<S>(spec, label, (_inputs, { request }) => (request.body as Record<string, unknown> | undefined)?.[name])
 }

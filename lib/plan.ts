@@ -19,11 +19,18 @@ export interface Step {
   /** Its generator is finalized before the response is written. */
   readonly functionScope: boolean
   readonly securityScopes: SecurityScopes
+  /** A security scheme: reads only raw request data, so it runs in onRequest. */
+  readonly early: boolean
 }
 
 /** A route's dependency tree, flattened in resolution order. Step `i` writes slot `i`. */
 export interface Plan {
   readonly steps: readonly Step[]
+  /** The security schemes, run in onRequest (FastAPI's order does not matter for them: they only read). */
+  readonly early: readonly number[]
+  /** The other steps, in resolution order; every step when onRequest did not run the early ones. */
+  readonly late: readonly number[]
+  readonly all: readonly number[]
   readonly buildDeps: (slots: unknown[]) => Record<string, unknown>
   readonly parallel: boolean
   /** Dependency names in resolution order, for errors and introspection. */
@@ -167,7 +174,8 @@ export function compilePlan (
       buildInputs: inputSlots.length === 0 ? emptyInputs : compileRecordBuilder(definition.inputNames, inputSlots),
       inputSteps: inputSlots,
       functionScope: isGenerator && runScope === 'function',
-      securityScopes: scopesObject(scopes)
+      securityScopes: scopesObject(scopes),
+      early: definition.scheme !== undefined && inputSlots.length === 0
     })
     names.push(definition.name)
     reaches.push(keyScope === 'function' || (!isGenerator && inputSlots.some((s) => reaches[s])))
@@ -188,8 +196,12 @@ export function compilePlan (
       outputSlots.push(slot)
     }
   }
+  const all = steps.map((_step, i) => i)
   return {
     steps,
+    early: all.filter((i) => steps[i].early),
+    late: all.filter((i) => !steps[i].early),
+    all,
     buildDeps: compileRecordBuilder(outputNames, outputSlots),
     parallel,
     names,

@@ -3,12 +3,13 @@ import fp from 'fastify-plugin'
 import { describeValue, type DependencyList } from './dependency'
 import { DependencyInvalidError } from './errors'
 import {
-  createResolveHook, errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook, wrapHandler,
+  createEarlyHook, createResolveHook, errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook, wrapHandler,
   type RouteState
 } from './hooks'
 import { DependencyOverrides } from './overrides'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
 import { compileCookieValidation, createCookieHook, type CookieValidation } from './cookies'
+import { collectSecurity, createSwaggerTransform, securityRequirement, type SwaggerTransform } from './openapi'
 import { mergeParams } from './schema-merge'
 import { kContextDependencies, kCookieValues, kRegistry, kRequestState } from './symbols'
 
@@ -30,6 +31,8 @@ interface Registry {
   readonly routes: CompiledRoute[]
   /** Registration errors, thrown from onReady so they surface from ready()/listen(). */
   readonly errors: Error[]
+  /** @fastify/swagger's global `transform`, when it was registered after this plugin. */
+  swaggerTransform: SwaggerTransform | undefined
   /** Routes with `Cookie()` parameters, whose validators are compiled at ready time. */
   readonly cookieValidations: CookieValidation[]
   /** Contexts that declared routes (or whose descendants did): too late for addDependencies. */
@@ -62,6 +65,22 @@ function registrationFailed (err: unknown) {
   return function dependenciesFailedToRegister (_request: unknown, _reply: unknown, done: (err: unknown) => void): void {
     done(err)
   }
+}
+
+const kPluginMeta = Symbol.for('plugin-meta')
+
+// @fastify/swagger calls a route's own `swaggerTransform` instead of its global `transform`;
+// to hand over to the global one, the plugin notes it as @fastify/swagger is registered.
+function watchSwaggerRegistration (fastify: FastifyInstance, registry: Registry): void {
+  const register = fastify.register
+  fastify.register = function registerNotingSwagger (this: FastifyInstance, plugin: unknown, options?: unknown) {
+    const candidate = (plugin as { default?: unknown })?.default ?? plugin
+    const meta = (candidate as Record<symbol, { name?: string } | undefined>)?.[kPluginMeta]
+    if (meta?.name === '@fastify/swagger' && typeof (options as { transform?: unknown })?.transform === 'function') {
+      registry.swaggerTransform = (options as { transform: SwaggerTransform }).transform
+    }
+    return (register as Function).call(this, plugin, options)
+  } as FastifyInstance['register']
 }
 
 function recompileAll (registry: Registry): void {
@@ -117,8 +136,16 @@ function onRoute (this: FastifyInstance, options: RouteOptions): void {
       return
     }
   }
+  const security = collectSecurity(roots)
+  if (security.length > 0) {
+    const schema = options.schema as Record<string, unknown> | undefined
+    if (schema?.security === undefined) options.schema = { ...schema, security: [securityRequirement(security)] } as RouteOptions['schema']
+    const config = (options.config ?? {}) as { swaggerTransform?: Parameters<typeof createSwaggerTransform>[1] }
+    options.config = { ...config, swaggerTransform: createSwaggerTransform(security, config.swaggerTransform, () => registry.swaggerTransform) } as RouteOptions['config']
+  }
   const route: CompiledRoute = { label, roots, plan }
   registry.routes.push(route)
+  if (plan.early.length > 0) options.onRequest = prependHook(options.onRequest, createEarlyHook(route)) as RouteOptions['onRequest']
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
   if (cookies !== undefined) options.preHandler = prependHook(options.preHandler, createCookieHook(cookies)) as RouteOptions['preHandler']
   options.handler = wrapHandler(options.handler)
@@ -160,11 +187,13 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
     routes: [],
     errors: [],
     cookieValidations: [],
+    swaggerTransform: undefined,
     contextsWithRoutes: new WeakSet()
   }
   const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
   overrides.listen(() => recompileAll(registry))
 
+  watchSwaggerRegistration(fastify, registry)
   fastify.decorate(kRegistry, registry)
   fastify.decorate(kContextDependencies, pluginRoots.length === 0 ? [] : [pluginRoots])
   fastify.decorate('dependencyOverrides', overrides)

@@ -25,6 +25,8 @@ export class RequestState {
   /** The step that swallowed an error, and that error. */
   swallowedBy: Step | null = null
   swallowedError: unknown = undefined
+  /** The security schemes already ran in onRequest. */
+  earlyDone = false
   /** A request-scope unwind is in progress or done: never start a second one. */
   requestScopeClosing = false
   /** The handler has produced its response (onSend reached) or failed. */

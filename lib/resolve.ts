@@ -55,11 +55,10 @@ function runStep (state: RequestState, index: number): Promise<void> | undefined
   return undefined
 }
 
-async function continueSequential (state: RequestState, from: number, pending: Promise<void>): Promise<void> {
+async function continueSequential (state: RequestState, order: readonly number[], from: number, pending: Promise<void>): Promise<void> {
   await pending
-  const count = state.plan.steps.length
-  for (let i = from; i < count; i++) {
-    const next = runStep(state, i)
+  for (let k = from; k < order.length; k++) {
+    const next = runStep(state, order[k])
     if (next !== undefined) await next
   }
 }
@@ -69,12 +68,18 @@ async function continueSequential (state: RequestState, from: number, pending: P
  * long as every dependency does; throws or rejects with the first error.
  */
 export function resolveSequential (state: RequestState): Promise<void> | undefined {
-  const count = state.plan.steps.length
-  for (let i = 0; i < count; i++) {
-    const pending = runStep(state, i)
-    if (pending !== undefined) return continueSequential(state, i + 1, pending)
+  const order = state.earlyDone ? state.plan.late : state.plan.all
+  for (let k = 0; k < order.length; k++) {
+    const pending = runStep(state, order[k])
+    if (pending !== undefined) return continueSequential(state, order, k + 1, pending)
   }
   return undefined
+}
+
+/** onRequest: runs the security schemes, which are synchronous and read only raw request data. */
+export function resolveEarly (state: RequestState): void {
+  for (const index of state.plan.early) runStep(state, index)
+  state.earlyDone = true
 }
 
 interface ParallelRun {
@@ -105,7 +110,7 @@ export async function resolveParallel (state: RequestState): Promise<void> {
     }
   }
   for (let i = 0; i < count; i++) {
-    run.pending[i] = runWhenReady(state, i, run)
+    run.pending[i] = state.earlyDone && state.plan.steps[i].early ? Promise.resolve() : runWhenReady(state, i, run)
     run.pending[i].catch(fail)
   }
   await Promise.allSettled(run.pending)

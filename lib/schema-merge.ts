@@ -109,6 +109,8 @@ export function mergeParams (route: string, url: string, methods: readonly strin
     else delete merged.required
     schema[part] = merged
     if (location === 'cookie') cookies = merged
+    const mediaType = [...named.values()].find((use) => use.spec.mediaType !== undefined)?.spec.mediaType
+    if (location === 'body' && mediaType !== undefined && schema.consumes === undefined) schema.consumes = [mediaType]
   }
   return { schema: schema as FastifySchema, cookies }
 }

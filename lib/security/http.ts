@@ -1,0 +1,76 @@
+import type { Dependency } from '../dependency'
+import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions } from './scheme'
+
+/** What `HTTPBearer`, `HTTPDigest` and `HTTPBase` return. */
+export interface HTTPAuthorizationCredentials {
+  scheme: string
+  credentials: string
+}
+
+/** What `HTTPBasic` returns. */
+export interface HTTPBasicCredentials {
+  username: string
+  password: string
+}
+
+function titleCase (word: string): string {
+  return word.replace(/[A-Za-z]+/g, (part) => part[0].toUpperCase() + part.slice(1).toLowerCase())
+}
+
+function httpScheme (factory: string, expected: string | undefined, challenge: string, openapi: Record<string, unknown>, options: SchemeOptions) {
+  return defineScheme<HTTPAuthorizationCredentials | undefined>(factory, options, openapi, (request, autoError) => {
+    const { value, scheme, param } = authorizationParts(request)
+    if (value === '' || scheme === '' || param === '' || (expected !== undefined && scheme.toLowerCase() !== expected)) {
+      if (autoError) throw notAuthenticated(challenge)
+      return undefined
+    }
+    return { scheme, credentials: param }
+  })
+}
+
+/** `Authorization: Bearer <token>` as `{ scheme, credentials }` (FastAPI B94). */
+export function HTTPBearer (options: SchemeOptions & { bearerFormat?: string } = {}): Dependency<HTTPAuthorizationCredentials | undefined> {
+  const openapi: Record<string, unknown> = { type: 'http', scheme: 'bearer' }
+  if (options.bearerFormat !== undefined) openapi.bearerFormat = options.bearerFormat
+  return httpScheme('HTTPBearer', 'bearer', 'Bearer', openapi, options)
+}
+
+/** `Authorization: Digest ...`, credentials not parsed (FastAPI B95). */
+export function HTTPDigest (options: SchemeOptions = {}): Dependency<HTTPAuthorizationCredentials | undefined> {
+  return httpScheme('HTTPDigest', 'digest', 'Digest', { type: 'http', scheme: 'digest' }, options)
+}
+
+/** Any `Authorization: <scheme> <credentials>`; the challenge is the configured scheme (FastAPI B96). */
+export function HTTPBase (options: SchemeOptions & { scheme: string }): Dependency<HTTPAuthorizationCredentials | undefined> {
+  return httpScheme('HTTPBase', undefined, titleCase(options.scheme), { type: 'http', scheme: options.scheme }, options)
+}
+
+// Python's b64decode (non-validating): characters outside the alphabet are dropped, then the
+// padding must be right.
+function decodeBase64Ascii (param: string): string | undefined {
+  const cleaned = param.replace(/[^A-Za-z0-9+/=]/g, '')
+  const data = cleaned.replace(/=+$/, '')
+  const remainder = data.length % 4
+  const padding = cleaned.length - data.length
+  if (data.includes('=') || remainder === 1 || (remainder !== 0 && padding < 4 - remainder)) return undefined
+  const bytes = Buffer.from(data, 'base64')
+  for (const byte of bytes) if (byte > 0x7f) return undefined
+  return bytes.toString('ascii')
+}
+
+/** `Authorization: Basic base64(user:password)` as `{ username, password }` (FastAPI B93). */
+export function HTTPBasic (options: SchemeOptions & { realm?: string } = {}): Dependency<HTTPBasicCredentials | undefined> {
+  const challenge = options.realm === undefined ? 'Basic' : `Basic realm="${options.realm}"`
+  return defineScheme<HTTPBasicCredentials | undefined>('HTTPBasic', options, { type: 'http', scheme: 'basic' }, (request, autoError) => {
+    const { value, scheme, param } = authorizationParts(request)
+    if (value === '' || scheme.toLowerCase() !== 'basic') {
+      if (autoError) throw notAuthenticated(challenge)
+      return undefined
+    }
+    // Malformed credentials are an error even with autoError: false, as in FastAPI.
+    const decoded = decodeBase64Ascii(param)
+    const colon = decoded === undefined ? -1 : decoded.indexOf(':')
+    if (colon === -1) throw notAuthenticated(challenge)
+    return { username: (decoded as string).slice(0, colon), password: (decoded as string).slice(colon + 1) }
+  })
+}

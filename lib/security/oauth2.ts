@@ -1,0 +1,119 @@
+import { Type } from '@sinclair/typebox'
+import { depends, type Dependency } from '../dependency'
+import { bodyField } from '../params'
+import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions } from './scheme'
+
+type Scopes = Record<string, string>
+
+function bearerToken (factory: string, options: SchemeOptions, openapi: Record<string, unknown>): Dependency<string | undefined> {
+  return defineScheme<string | undefined>(factory, options, openapi, (request, autoError) => {
+    const { value, scheme, param } = authorizationParts(request)
+    if (value === '' || scheme.toLowerCase() !== 'bearer') {
+      if (autoError) throw notAuthenticated('Bearer')
+      return undefined
+    }
+    // "Bearer" with no token gives '' rather than failing, as in FastAPI (B91).
+    return param
+  })
+}
+
+function wholeHeader (factory: string, options: SchemeOptions, openapi: Record<string, unknown>): Dependency<string | undefined> {
+  return defineScheme<string | undefined>(factory, options, openapi, (request, autoError) => {
+    const { value } = authorizationParts(request)
+    if (value === '') {
+      if (autoError) throw notAuthenticated('Bearer')
+      return undefined
+    }
+    return value
+  })
+}
+
+export interface OAuth2PasswordBearerOptions extends SchemeOptions {
+  tokenUrl: string
+  scopes?: Scopes
+  refreshUrl?: string
+}
+
+/** The token of `Authorization: Bearer <token>`, documented as OAuth2's password flow (FastAPI B91). */
+export function OAuth2PasswordBearer (options: OAuth2PasswordBearerOptions): Dependency<string | undefined> {
+  const password: Record<string, unknown> = {}
+  if (options.refreshUrl !== undefined) password.refreshUrl = options.refreshUrl
+  password.scopes = options.scopes ?? {}
+  password.tokenUrl = options.tokenUrl
+  return bearerToken('OAuth2PasswordBearer', options, { type: 'oauth2', flows: { password } })
+}
+
+export interface OAuth2AuthorizationCodeBearerOptions extends SchemeOptions {
+  authorizationUrl: string
+  tokenUrl: string
+  refreshUrl?: string
+  scopes?: Scopes
+}
+
+/** Like `OAuth2PasswordBearer`, documented as the authorization code flow (FastAPI B92). */
+export function OAuth2AuthorizationCodeBearer (options: OAuth2AuthorizationCodeBearerOptions): Dependency<string | undefined> {
+  const authorizationCode: Record<string, unknown> = {}
+  if (options.refreshUrl !== undefined) authorizationCode.refreshUrl = options.refreshUrl
+  authorizationCode.scopes = options.scopes ?? {}
+  authorizationCode.authorizationUrl = options.authorizationUrl
+  authorizationCode.tokenUrl = options.tokenUrl
+  return bearerToken('OAuth2AuthorizationCodeBearer', options, { type: 'oauth2', flows: { authorizationCode } })
+}
+
+export interface OAuthFlows {
+  implicit?: { authorizationUrl: string, refreshUrl?: string, scopes?: Scopes }
+  password?: { tokenUrl: string, refreshUrl?: string, scopes?: Scopes }
+  clientCredentials?: { tokenUrl: string, refreshUrl?: string, scopes?: Scopes }
+  authorizationCode?: { authorizationUrl: string, tokenUrl: string, refreshUrl?: string, scopes?: Scopes }
+}
+
+/** Generic OAuth2: the whole Authorization header, any scheme (FastAPI B98). */
+export function OAuth2 (options: SchemeOptions & { flows?: OAuthFlows } = {}): Dependency<string | undefined> {
+  const flows: Record<string, unknown> = {}
+  for (const [flow, settings] of Object.entries(options.flows ?? {})) {
+    flows[flow] = { scopes: {}, ...settings }
+  }
+  return wholeHeader('OAuth2', options, { type: 'oauth2', flows })
+}
+
+/** OpenID Connect: the whole Authorization header (FastAPI B99). */
+export function OpenIdConnect (options: SchemeOptions & { openIdConnectUrl: string }): Dependency<string | undefined> {
+  return wholeHeader('OpenIdConnect', options, { type: 'openIdConnect', openIdConnectUrl: options.openIdConnectUrl })
+}
+
+/** The value of `OAuth2PasswordRequestForm`; wire fields stay snake_case. */
+export interface OAuth2PasswordRequest {
+  grantType: string | undefined
+  username: string
+  password: string
+  /** The `scope` field split on whitespace. */
+  scopes: string[]
+  clientId: string | undefined
+  clientSecret: string | undefined
+}
+
+const FORM = 'application/x-www-form-urlencoded'
+
+function passwordForm (strict: boolean): Dependency<OAuth2PasswordRequest> {
+  const grantType = Type.String({ pattern: '^password$' })
+  return depends({
+    grantType: bodyField('grant_type', strict ? grantType : Type.Optional(grantType), FORM),
+    username: bodyField('username', Type.String(), FORM),
+    password: bodyField('password', Type.String(), FORM),
+    scope: bodyField('scope', Type.String({ default: '' }), FORM),
+    clientId: bodyField('client_id', Type.Optional(Type.String()), FORM),
+    clientSecret: bodyField('client_secret', Type.Optional(Type.String()), FORM)
+  }, ({ grantType, username, password, scope, clientId, clientSecret }): OAuth2PasswordRequest => ({
+    grantType,
+    username,
+    password,
+    scopes: scope.split(/\s+/).filter((s) => s !== ''),
+    clientId,
+    clientSecret
+  }), { name: strict ? 'OAuth2PasswordRequestFormStrict' : 'OAuth2PasswordRequestForm' })
+}
+
+/** The token route's form (B100): `{ form: OAuth2PasswordRequestForm }`; parse forms with `@fastify/formbody`. */
+export const OAuth2PasswordRequestForm = passwordForm(false)
+/** Like `OAuth2PasswordRequestForm`, with `grant_type` required. */
+export const OAuth2PasswordRequestFormStrict = passwordForm(true)
