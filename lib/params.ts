@@ -22,10 +22,8 @@ export interface ParamUse {
   readonly declaredBy: string
 }
 
-/** The value of a parameter: `undefined` is possible only when it is optional without a default. */
-export type ParamValue<S extends TSchema> = S extends TOptional<TSchema>
-  ? (S extends { default: unknown } ? Static<S> : Static<S> | undefined)
-  : Static<S>
+/** The value of a parameter: `Type.Optional` adds `undefined` (types cannot see a default). */
+export type ParamValue<S extends TSchema> = S extends TOptional<TSchema> ? Static<S> | undefined : Static<S>
 
 const kTypeBoxOptional = Symbol.for('TypeBox.Optional')
 
