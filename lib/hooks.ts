@@ -4,12 +4,14 @@ import type { Plan } from './plan'
 import { RequestState } from './request-state'
 import { resolveEarly, resolveParallel, resolveSequential } from './resolve'
 import { kRequestState } from './symbols'
+import { validatePending, type RouteValidation } from './validation'
 import { isThenable } from './thenable'
 
 /** What the hooks of one route read: the plan is swapped when overrides change. */
 export interface RouteState {
   readonly label: string
   plan: Plan
+  readonly validation: RouteValidation
 }
 
 type Done = (err?: unknown) => void
@@ -43,6 +45,13 @@ export function createEarlyHook (route: RouteState) {
 /** preHandler: resolve the route's plan after Fastify validated the request. */
 export function createResolveHook (route: RouteState) {
   return function resolveDependencies (request: FastifyRequest, reply: FastifyReply, done: Done): void {
+    if (route.validation.pending !== null) {
+      const invalid = validatePending(route.validation, request)
+      if (invalid !== undefined) {
+        done(invalid)
+        return
+      }
+    }
     // The state onRequest started (security schemes done), or a new one.
     const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, request, reply)
     const plan = state.plan

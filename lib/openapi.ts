@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify'
 import type { DependencyUseInternals } from './dependency'
 import type { RootEntry } from './plan'
 import { addScopes } from './scopes'
@@ -69,4 +70,22 @@ export function createSwaggerTransform (uses: readonly SecurityUse[], own: Swagg
     const next = own ?? global()
     return next === undefined ? {} : next(input)
   }
+}
+
+const kPluginMeta = Symbol.for('plugin-meta')
+
+/**
+ * @fastify/swagger calls a route's own `swaggerTransform` instead of its global `transform`;
+ * to hand over to the global one, the plugin notes it as @fastify/swagger is registered.
+ */
+export function watchSwaggerRegistration (fastify: FastifyInstance, onTransform: (transform: SwaggerTransform) => void): void {
+  const register = fastify.register
+  fastify.register = function registerNotingSwagger (this: FastifyInstance, plugin: unknown, options?: unknown) {
+    const candidate = (plugin as { default?: unknown })?.default ?? plugin
+    const meta = (candidate as Record<symbol, { name?: string } | undefined>)?.[kPluginMeta]
+    if (meta?.name === '@fastify/swagger' && typeof (options as { transform?: unknown })?.transform === 'function') {
+      onTransform((options as { transform: SwaggerTransform }).transform)
+    }
+    return (register as Function).call(this, plugin, options)
+  } as FastifyInstance['register']
 }

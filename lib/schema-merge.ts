@@ -21,7 +21,7 @@ const kindLabel: Record<ParamLocation, string> = {
 }
 
 /** JSON with sorted keys, symbols (TypeBox's Kind) ignored: equal schemas give equal strings. */
-function canonical (value: unknown): string {
+export function canonical (value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
   if (typeof value === 'object' && value !== null) {
     const keys = Object.keys(value).sort()

@@ -1,0 +1,136 @@
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import type { DependencyList } from './dependency'
+import { DependencyInvalidError } from './errors'
+import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from './hooks'
+import type { DependencyOverrides } from './overrides'
+import { collectSecurity, createSwaggerTransform, securityRequirement, type SwaggerTransform } from './openapi'
+import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
+import { mergeParams } from './schema-merge'
+import { kContextDependencies, kRegistry } from './symbols'
+import { RouteValidation } from './validation'
+
+export interface CompiledRoute extends RouteState {
+  readonly roots: readonly RootEntry[]
+}
+
+/** The plugin's state, on the root instance. */
+export interface Registry {
+  readonly root: FastifyInstance
+  readonly parallel: boolean
+  readonly overrides: DependencyOverrides
+  readonly routes: CompiledRoute[]
+  /** Registration errors, thrown from onReady so they surface from ready()/listen(). */
+  readonly errors: Error[]
+  /** Contexts that declared routes (or whose descendants did): too late for addDependencies. */
+  readonly contextsWithRoutes: WeakSet<object>
+  /** @fastify/swagger's global `transform`, when it was registered after this plugin. */
+  swaggerTransform: SwaggerTransform | undefined
+  /** Validation follows overrides only once Fastify compiled the routes' validators. */
+  ready: boolean
+}
+
+export type DependsInstance = FastifyInstance & {
+  [kContextDependencies]: readonly (readonly RootEntry[])[]
+  [kRegistry]: Registry
+}
+
+function routeLabel (options: RouteOptions): string {
+  const method = Array.isArray(options.method) ? options.method.join(',') : options.method
+  return `${method} ${options.url}`
+}
+
+function prependHook (existing: unknown, hook: Function): Function[] {
+  if (existing == null) return [hook]
+  return Array.isArray(existing) ? [hook, ...existing] : [hook, existing as Function]
+}
+
+function markContextHasRoutes (registry: Registry, context: object): void {
+  for (let current: object | null = context; current !== null; current = Object.getPrototypeOf(current)) {
+    registry.contextsWithRoutes.add(current)
+    if (current === registry.root) break
+  }
+}
+
+function registrationFailed (err: unknown) {
+  return function dependenciesFailedToRegister (_request: unknown, _reply: unknown, done: (err: unknown) => void): void {
+    done(err)
+  }
+}
+
+/** Recompiles every route's plan and validation for the current overrides; throws on the first error. */
+export function recompileAll (registry: Registry): void {
+  for (const route of registry.routes) {
+    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel)
+    if (registry.ready) route.validation.update(route.plan.params)
+  }
+}
+
+// Throwing here would escape from `app.get()`; errors are kept for ready(), and the route
+// answers with its error should the app be used anyway, rather than run without dependencies.
+function fail (registry: Registry, options: RouteOptions, err: unknown): void {
+  registry.errors.push(err as Error)
+  options.preHandler = prependHook(options.preHandler, registrationFailed(err)) as RouteOptions['preHandler']
+}
+
+/** onRoute: compile the route's tree and wire its hooks, schema, validation and documentation. */
+export function onRoute (this: FastifyInstance, options: RouteOptions): void {
+  const context = this as DependsInstance
+  const registry = context[kRegistry]
+  const label = routeLabel(options)
+  let roots: RootEntry[]
+  try {
+    roots = [...context[kContextDependencies].flat(), ...normalizeDependencyList(options.dependencies, `Route ${label}`)]
+  } catch (err) {
+    fail(registry, options, err)
+    return
+  }
+  markContextHasRoutes(registry, this)
+  if (roots.length === 0) return
+
+  const methods = Array.isArray(options.method) ? options.method : [options.method]
+  const validation = new RouteValidation(label, methods, options.url, options.schema, options.validatorCompiler, this)
+  let plan
+  try {
+    plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel)
+    if (plan.params.length > 0) options.schema = mergeParams(label, options.url, methods, options.schema, plan.params).schema
+  } catch (err) {
+    fail(registry, options, err)
+    return
+  }
+  options.validatorCompiler = validation.validatorCompiler()
+
+  const security = collectSecurity(roots)
+  if (security.length > 0) {
+    const schema = options.schema as Record<string, unknown> | undefined
+    if (schema?.security === undefined) options.schema = { ...schema, security: [securityRequirement(security)] } as RouteOptions['schema']
+    const config = (options.config ?? {}) as { swaggerTransform?: Parameters<typeof createSwaggerTransform>[1] }
+    options.config = { ...config, swaggerTransform: createSwaggerTransform(security, config.swaggerTransform, () => registry.swaggerTransform) } as RouteOptions['config']
+  }
+
+  const route: CompiledRoute = { label, roots, plan, validation }
+  registry.routes.push(route)
+  if (plan.early.length > 0) options.onRequest = prependHook(options.onRequest, createEarlyHook(route)) as RouteOptions['onRequest']
+  options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
+  options.handler = wrapHandler(options.handler)
+}
+
+/** `instance.addDependencies(list)`: dependencies for every route of this context and its children. */
+export function addDependencies (this: FastifyInstance, list: DependencyList): FastifyInstance {
+  const context = this as DependsInstance
+  const registry = context[kRegistry]
+  let entries: RootEntry[]
+  try {
+    entries = normalizeDependencyList(list, 'addDependencies()')
+  } catch (err) {
+    registry.errors.push(err as Error)
+    return this
+  }
+  if (registry.contextsWithRoutes.has(this)) {
+    registry.errors.push(new DependencyInvalidError(
+      'addDependencies() was called after this context (or a plugin inside it) declared routes; call it before the routes it should apply to'
+    ))
+    return this
+  }
+  context[kContextDependencies] = [...context[kContextDependencies], entries]
+  return this
+}
