@@ -160,10 +160,30 @@ function reportAfterResponse (state: RequestState, abort: unknown, done: (() => 
 
 function onConnectionClose (state: RequestState): void {
   // A completed response is finalized by onResponse, which runs on 'finish'.
-  if (state.reply.raw.writableFinished) return
+  if (state.responseFinished || state.reply.raw.writableFinished) return
   state.aborted = true
-  // While the handler runs, its generators stay open: onSend or the error path finalize them.
-  if (state.responded) finalizeRequestScope(state)
+  // While the handler runs, its generators stay open: onSend, the error path or the end of
+  // the handler finalize them.
+  if (state.handling) state.deferredRequestScope ??= noop
+  else if (state.responded) finalizeRequestScope(state)
+}
+
+/** The handler is done: run what was asked for while it ran (DESIGN §4: never under a running handler). */
+export function handlerDone (state: RequestState): void {
+  state.handling = false
+  if (state.hasDeferredError) {
+    state.hasDeferredError = false
+    const error = state.deferredError
+    failBeforeResponse(state, error, (final) => {
+      if (final !== error) state.request.log.error({ err: final }, 'a dependency cleanup raised another error after the error response was decided')
+    })
+  }
+  const continuation = state.deferredRequestScope
+  // A response still to be produced finalizes in onSend (which sees `aborted`) or the error path.
+  if (continuation !== null && (state.responded || state.responseFinished)) {
+    state.deferredRequestScope = null
+    finalizeRequestScope(state, continuation)
+  }
 }
 
 /** Request-scoped resources must be released even when the client goes away and no onResponse comes. */

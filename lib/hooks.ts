@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
-import { failBeforeResponse, finalizeFunctionScope, finalizeRequestScope, hasEntered } from './cleanup'
+import { failBeforeResponse, finalizeFunctionScope, finalizeRequestScope, handlerDone, hasEntered } from './cleanup'
 import type { Plan } from './plan'
 import { RequestState } from './request-state'
 import { resolveEarly, resolveParallel, resolveSequential } from './resolve'
@@ -81,6 +81,12 @@ export function finalizeFunctionScopeHook (request: FastifyRequest, _reply: Fast
     done(null, payload)
     return
   }
+  if (state.hasDeferredError) {
+    // An error response sent while the handler still runs (a timeout): cleanup waits for it.
+    state.responded = true
+    done(null, payload)
+    return
+  }
   finalizeFunctionScope(state, payload, done)
 }
 
@@ -89,6 +95,11 @@ export function finalizeRequestScopeHook (request: FastifyRequest, _reply: Fasti
   const state = (request as StatefulRequest)[kRequestState]
   if (state === null) {
     done()
+    return
+  }
+  state.responseFinished = true
+  if (state.handling) {
+    state.deferredRequestScope = done
     return
   }
   finalizeRequestScope(state, done)
@@ -105,6 +116,12 @@ export function errorHook (request: FastifyRequest, _reply: FastifyReply, error:
     done()
     return
   }
+  if (state.handling) {
+    state.deferredError = error
+    state.hasDeferredError = true
+    done()
+    return
+  }
   failBeforeResponse(state, error, (final) => {
     if (final !== error) request.log.error({ err: final }, 'a dependency cleanup raised another error after the error response was decided')
     done()
@@ -112,29 +129,37 @@ export function errorHook (request: FastifyRequest, _reply: FastifyReply, error:
 }
 
 async function awaitHandler (state: RequestState, result: PromiseLike<unknown>): Promise<unknown> {
+  let value: unknown
   try {
-    return await result
+    value = await result
   } catch (err) {
+    handlerDone(state)
     throw await new Promise((resolve) => failBeforeResponse(state, err, resolve))
   }
+  handlerDone(state)
+  return value
 }
 
 /**
  * The handler, wrapped so that its error is thrown into the generators before Fastify's
- * error handler builds the response (a generator may replace it).
+ * error handler builds the response (a generator may replace it), and so that nothing is
+ * finalized while it runs.
  */
 export function wrapHandler (handler: RouteHandlerMethod): RouteHandlerMethod {
   return function handlerWithDependencies (this: unknown, request: FastifyRequest, reply: FastifyReply) {
     // Set by this route's resolve hook, which always runs first.
     const state = (request as StatefulRequest)[kRequestState] as RequestState
+    if (!hasEntered(state)) return (handler as Function).call(this, request, reply)
+    state.handling = true
     let result: unknown
     try {
       result = (handler as Function).call(this, request, reply)
     } catch (err) {
-      if (!hasEntered(state)) throw err
+      handlerDone(state)
       return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
     }
-    if (isThenable(result) && hasEntered(state)) return awaitHandler(state, result)
+    if (isThenable(result)) return awaitHandler(state, result)
+    handlerDone(state)
     return result
   } as RouteHandlerMethod
 }

@@ -31,8 +31,17 @@ export class RequestState {
   requestScopeClosing = false
   /** The handler has produced its response (onSend reached) or failed. */
   responded = false
+  /** onResponse came: the response was sent completely. */
+  responseFinished = false
   /** The connection closed before the response was fully sent. */
   aborted = false
+  /** The handler is running and generators are entered: nothing may be finalized under it. */
+  handling = false
+  /** An error that reached onError while the handler ran (a handler timeout): thrown in once it is done. */
+  deferredError: unknown = undefined
+  hasDeferredError = false
+  /** Request-scope cleanup asked for while the handler ran: its continuation. */
+  deferredRequestScope: (() => void) | null = null
 
   constructor (plan: Plan, request: FastifyRequest, reply: FastifyReply) {
     this.plan = plan
