@@ -111,8 +111,22 @@ function dispatcher (validation: RouteValidation, part: Part): Validate {
   return dispatch
 }
 
+type AjvServerOptions = Parameters<typeof ajvCompilers>[1]
+
+// Fastify keeps its server options (with `ajv`) on a private symbol of the root instance.
+function serverAjvOptions (context: object): AjvServerOptions {
+  for (let current: object | null = context; current !== null; current = Object.getPrototypeOf(current)) {
+    const key = Object.getOwnPropertySymbols(current).find((symbol) => symbol.description === 'fastify.options')
+    if (key !== undefined) {
+      const ajv = (current as Record<symbol, { ajv?: Partial<AjvServerOptions> } | undefined>)[key]?.ajv
+      return { customOptions: ajv?.customOptions ?? {}, plugins: ajv?.plugins ?? [] } as AjvServerOptions
+    }
+  }
+  return { customOptions: {}, plugins: [] } as AjvServerOptions
+}
+
 function defaultCompiler (context: RouteValidation['context']): Compiler {
-  return ajvCompilers((context.getSchemas?.() ?? {}) as Parameters<typeof ajvCompilers>[0], { customOptions: {}, plugins: [] }) as unknown as Compiler
+  return ajvCompilers((context.getSchemas?.() ?? {}) as Parameters<typeof ajvCompilers>[0], serverAjvOptions(context)) as unknown as Compiler
 }
 
 // Fastify lower-cases header schemas itself, except for a route with its own compiler.

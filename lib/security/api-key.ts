@@ -33,7 +33,8 @@ export function APIKeyHeader (options: ApiKeyOptions): Dependency<string | undef
 export function APIKeyCookie (options: ApiKeyOptions): Dependency<string | undefined> {
   return apiKeyScheme('APIKeyCookie', 'cookie', options, (request) => {
     const cookies = (request as { cookies?: Record<string, unknown> }).cookies
-    if (cookies !== undefined) return cookies[options.name]
+    // @fastify/cookie leaves `null` until its hook ran: then read the header.
+    if (cookies != null) return cookies[options.name]
     const header = request.headers.cookie
     return header === undefined ? undefined : parseCookie(header)[options.name]
   })

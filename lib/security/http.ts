@@ -60,7 +60,7 @@ function decodeBase64Ascii (param: string): string | undefined {
 
 /** `Authorization: Basic base64(user:password)` as `{ username, password }` (FastAPI B93). */
 export function HTTPBasic (options: SchemeOptions & { realm?: string } = {}): Dependency<HTTPBasicCredentials | undefined> {
-  const challenge = options.realm === undefined ? 'Basic' : `Basic realm="${options.realm}"`
+  const challenge = options.realm === undefined || options.realm === '' ? 'Basic' : `Basic realm="${options.realm}"`
   return defineScheme<HTTPBasicCredentials | undefined>('HTTPBasic', options, { type: 'http', scheme: 'basic' }, (request, autoError) => {
     const { value, scheme, param } = authorizationParts(request)
     if (value === '' || scheme.toLowerCase() !== 'basic') {
