@@ -2,6 +2,7 @@ import { DependencyErrorSwallowedError, DependencyGeneratorError, DependencyClie
 import type { Step } from './plan'
 import type { RequestState } from './request-state'
 import { isThenable } from './thenable'
+import { cleanupChannel, traced } from './tracing'
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
 
@@ -42,6 +43,10 @@ async function continueUnwind (state: RequestState, stack: unknown[], step: Step
   if (rest !== undefined) await rest
 }
 
+function resume (state: RequestState, generator: AnyGenerator): unknown {
+  return state.error === undefined ? generator.next() : generator.throw(state.error)
+}
+
 /**
  * Resumes the generators of one exit stack, newest first, each exactly once (it is popped
  * before it runs): with `next()` while `state.error` is unset, else with `throw(state.error)`.
@@ -53,7 +58,7 @@ function unwind (state: RequestState, stack: unknown[]): Promise<void> | undefin
     const generator = stack.pop() as AnyGenerator
     let result: unknown
     try {
-      result = state.error === undefined ? generator.next() : generator.throw(state.error)
+      result = state.traced ? traced(state, step, cleanupChannel, false, () => resume(state, generator)) : resume(state, generator)
     } catch (err) {
       cleanupThrew(state, step, err)
       continue

@@ -4,6 +4,7 @@ import type { Plan } from './plan'
 import { RequestState } from './request-state'
 import { resolveEarly, resolveParallel, resolveSequential } from './resolve'
 import { kRequestState } from './symbols'
+import { serverTimingHeader } from './tracing'
 import { validatePending, type RouteValidation } from './validation'
 import { isThenable } from './thenable'
 
@@ -75,12 +76,13 @@ export function createResolveHook (route: RouteState) {
 }
 
 /** onSend: function-scoped cleanup, before a byte is written. */
-export function finalizeFunctionScopeHook (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
+export function finalizeFunctionScopeHook (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
   const state = (request as StatefulRequest)[kRequestState]
   if (state === null || state.responded) {
     done(null, payload)
     return
   }
+  if (state.timings !== null && reply.statusCode < 400) reply.header('server-timing', serverTimingHeader(state.timings))
   if (state.hasDeferredError) {
     // An error response sent while the handler still runs (a timeout): cleanup waits for it.
     state.responded = true

@@ -22,6 +22,8 @@ export { APIKeyQuery, APIKeyHeader, APIKeyCookie } from './security/api-key'
 export type { SchemeOptions } from './security/scheme'
 export { DependencyOverrides, type OverrideFunction } from './overrides'
 export type { FastifyDependsOptions } from './plugin'
+export type { PrintDependenciesOptions } from './inspect'
+export { resolveChannel, cleanupChannel, type DependencyTraceContext } from './tracing'
 
 export const fastifyDepends = plugin
 export default plugin

@@ -14,14 +14,46 @@ export interface SecurityUse {
 export type SwaggerTransform = (input: { schema: unknown, url: string, route: unknown, openapiObject: OpenApiObject }) => unknown
 interface OpenApiObject { components?: { securitySchemes?: Record<string, unknown> } }
 
-/**
- * The schemes of a route's ORIGINAL tree (overrides do not change the documentation, FastAPI
- * B67), each visited once per distinct scope set (B78, B89), merged by scheme name (B88).
- */
-export function collectSecurity (roots: readonly RootEntry[]): SecurityUse[] {
+/** What a route's ORIGINAL tree documents (overrides do not change the document, FastAPI B67). */
+export interface RouteDocumentation {
+  /** Its schemes, each visited once per distinct scope set (B78, B89), merged by scheme name (B88). */
+  readonly security: SecurityUse[]
+  /** Error responses its dependencies can produce, by status; the first declaration wins. */
+  readonly responses: Record<string, Record<string, unknown>>
+  /** Dependency names in resolution order (`x-dependencies`). */
+  readonly names: readonly string[]
+}
+
+/** Fastify's error body, which every error a dependency throws is answered with. */
+const errorBody = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' }
+  },
+  required: ['statusCode', 'error', 'message']
+}
+
+// @fastify/swagger takes a response's description from `x-response-description`, leaving the
+// body schema clean.
+const kDescription = 'x-response-description'
+
+const notAuthenticated = {
+  [kDescription]: 'Not authenticated',
+  headers: { 'www-authenticate': { type: 'string', description: 'The authentication challenge' } },
+  ...errorBody
+}
+
+const validationError = { [kDescription]: 'Invalid request parameters', ...errorBody }
+
+export function documentRoute (roots: readonly RootEntry[], names: readonly string[]): RouteDocumentation {
   const byName = new Map<string, SecurityUse>()
+  const responses: Record<string, Record<string, unknown>> = {}
   const visited = new Set<string>()
   const ids = new Map<object, number>()
+  let hasParams = false
 
   function visit (use: DependencyUseInternals, parentScopes: readonly string[]): void {
     const definition = use.dependency[kDependency]
@@ -34,19 +66,22 @@ export function collectSecurity (roots: readonly RootEntry[]): SecurityUse[] {
     const { scheme } = definition
     if (scheme !== undefined) {
       const known = byName.get(scheme.schemeName)
-      if (known === undefined) {
-        byName.set(scheme.schemeName, { scheme, scopes: [...scopes] })
-      } else {
-        for (const scope of scopes) if (!known.scopes.includes(scope)) known.scopes.push(scope)
-        // Two schemes with one name: the last definition wins (B88).
-        byName.set(scheme.schemeName, { scheme, scopes: known.scopes })
-      }
+      const merged = known === undefined ? [...scopes] : known.scopes
+      if (known !== undefined) for (const scope of scopes) if (!merged.includes(scope)) merged.push(scope)
+      // Two schemes with one name: the last definition wins (B88).
+      byName.set(scheme.schemeName, { scheme, scopes: merged })
+      responses['401'] ??= notAuthenticated
+    }
+    if (definition.param !== undefined) hasParams = true
+    for (const [status, response] of Object.entries(definition.responses ?? {})) {
+      responses[status] ??= { ...(response.schema as Record<string, unknown> | undefined ?? errorBody), [kDescription]: response.description }
     }
     for (const input of definition.inputUses) visit(input, scopes)
   }
 
   for (const root of roots) visit(root.use, [])
-  return [...byName.values()]
+  if (hasParams) responses['400'] ??= validationError
+  return { security: [...byName.values()], responses, names }
 }
 
 /** One requirement object: every scheme is required (AND), unlike FastAPI's one object per scheme (OR, B89). */
@@ -57,18 +92,30 @@ export function securityRequirement (uses: readonly SecurityUse[]): Record<strin
 }
 
 /**
- * A route-level `config.swaggerTransform` that puts the route's schemes into
- * `components.securitySchemes` before @fastify/swagger builds the operation, then hands over
- * to the route's own transform, else to the global one.
+ * A route-level `config.swaggerTransform`: puts the route's schemes into
+ * `components.securitySchemes` before @fastify/swagger builds the operation, documents the
+ * dependencies' responses, security and names, then hands over to the route's own transform,
+ * else to the global one. Documentation only: the route's runtime schema is untouched.
  */
-export function createSwaggerTransform (uses: readonly SecurityUse[], own: SwaggerTransform | false | undefined, global: () => SwaggerTransform | undefined): SwaggerTransform {
-  return function addSecuritySchemes (input) {
-    const components = input.openapiObject.components ??= {}
-    const schemes = components.securitySchemes ??= {}
-    for (const use of uses) schemes[use.scheme.schemeName] = use.scheme.openapi
-    if (own === false) return {}
-    const next = own ?? global()
-    return next === undefined ? {} : next(input)
+export function createSwaggerTransform (doc: RouteDocumentation, xDependencies: boolean, own: SwaggerTransform | false | undefined, global: () => SwaggerTransform | undefined): SwaggerTransform {
+  return function documentDependencies (input) {
+    if (doc.security.length > 0) {
+      const components = input.openapiObject.components ??= {}
+      const schemes = components.securitySchemes ??= {}
+      for (const use of doc.security) schemes[use.scheme.schemeName] = use.scheme.openapi
+    }
+    const schema: Record<string, unknown> = { ...(input.schema as Record<string, unknown> | undefined) }
+    if (doc.security.length > 0 && schema.security === undefined) schema.security = [securityRequirement(doc.security)]
+    if (Object.keys(doc.responses).length > 0) {
+      // The route wins on a clash; without its own responses, keep @fastify/swagger's default 200.
+      const ownResponses = schema.response as Record<string, unknown> | undefined
+      schema.response = { ...doc.responses, ...(ownResponses ?? { 200: { type: 'null', [kDescription]: 'Default Response' } }) }
+    }
+    if (xDependencies) schema['x-dependencies'] = doc.names
+    const next = own === false ? undefined : own ?? global()
+    if (next === undefined) return { schema }
+    const result = next({ ...input, schema }) as { schema?: unknown } | undefined
+    return { ...result, schema: result?.schema ?? schema }
   }
 }
 

@@ -19,6 +19,8 @@ export interface Step {
   /** Its generator is finalized before the response is written. */
   readonly functionScope: boolean
   readonly securityScopes: SecurityScopes
+  /** The (effective) definition, for introspection. */
+  readonly definition: DependencyDefinition
   /** A security scheme: reads only raw request data, so it runs in onRequest. */
   readonly early: boolean
 }
@@ -37,6 +39,21 @@ export interface Plan {
   readonly names: readonly string[]
   /** Every request parameter of the tree, for the route's schema. */
   readonly params: readonly ParamUse[]
+  readonly tree: readonly TreeNode[]
+  readonly route: string
+  /** Time every dependency for a `Server-Timing` header. */
+  readonly serverTiming: boolean
+}
+
+/** How the tree looked when compiled, for `printDependencies()`: each use of a dependency. */
+export interface TreeNode {
+  /** The step that provides the value. */
+  slot: number
+  /** A cache hit: the value comes from an earlier node. */
+  cached: boolean
+  /** The name under `request.deps`, for roots of a record. */
+  readonly as: string | undefined
+  readonly children: TreeNode[]
 }
 
 export interface RootEntry {
@@ -113,7 +130,8 @@ export function compilePlan (
   route: string,
   roots: readonly RootEntry[],
   overrides: ReadonlyMap<Dependency, Dependency>,
-  parallel: boolean
+  parallel: boolean,
+  serverTiming = false
 ): Plan {
   const steps: Step[] = []
   const names: string[] = []
@@ -124,8 +142,12 @@ export function compilePlan (
   const path: Dependency[] = []
   const params: ParamUse[] = []
   const labels: string[] = []
+  const tree: TreeNode[] = []
+  let siblings = tree
 
-  function compileUse (use: DependencyUseInternals, parentScopes: readonly string[], parent: string): number {
+  function compileUse (use: DependencyUseInternals, parentScopes: readonly string[], parent: string, as?: string): number {
+    const node: TreeNode = { slot: -1, cached: false, as, children: [] }
+    siblings.push(node)
     const original = use.dependency
     const originalDef = original[kDependency]
     const effective = overrides.get(original) ?? original
@@ -139,7 +161,11 @@ export function compilePlan (
     const key = `${identity(original)}|${keyScope}|${keyScopes}`
     const useCache = use.useCache ?? originalDef.useCache ?? true
     const cached = cache.get(key)
-    if (useCache && cached !== undefined) return cached
+    if (useCache && cached !== undefined) {
+      node.slot = cached
+      node.cached = true
+      return cached
+    }
 
     const label = effective === original ? `"${original.name}"` : `"${original.name}" (overridden by "${definition.name}")`
     const seen = path.indexOf(effective)
@@ -149,7 +175,10 @@ export function compilePlan (
     }
     path.push(effective)
     labels.push(label)
+    const outer = siblings
+    siblings = node.children
     const inputSlots = definition.inputUses.map((input) => compileUse(input, scopes, definition.name))
+    siblings = outer
     path.pop()
     labels.pop()
 
@@ -175,10 +204,12 @@ export function compilePlan (
       inputSteps: inputSlots,
       functionScope: isGenerator && runScope === 'function',
       securityScopes: scopesObject(scopes),
+      definition,
       early: definition.scheme !== undefined && inputSlots.length === 0
     })
     names.push(definition.name)
     reaches.push(keyScope === 'function' || (!isGenerator && inputSlots.some((s) => reaches[s])))
+    node.slot = slot
     if (cached === undefined) cache.set(key, slot)
     if (definition.param !== undefined) params.push({ spec: definition.param, declaredBy: parent })
     return slot
@@ -187,7 +218,7 @@ export function compilePlan (
   const outputNames: string[] = []
   const outputSlots: number[] = []
   for (const root of roots) {
-    const slot = compileUse(root.use, NO_SCOPES.scopes, root.name === undefined ? 'the route' : `the route (${root.name})`)
+    const slot = compileUse(root.use, NO_SCOPES.scopes, root.name === undefined ? 'the route' : `the route (${root.name})`, root.name)
     if (root.name !== undefined) {
       if (outputNames.includes(root.name)) {
         throw new DependencyInvalidError(`Route ${route}: two dependencies are named "${root.name}"; names on request.deps must be unique across plugin, context and route dependencies`)
@@ -205,6 +236,9 @@ export function compilePlan (
     buildDeps: compileRecordBuilder(outputNames, outputSlots),
     parallel,
     names,
-    params
+    params,
+    tree,
+    route,
+    serverTiming
   }
 }

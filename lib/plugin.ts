@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import { describeValue, type DependencyList } from './dependency'
 import { DependencyInvalidError } from './errors'
 import { errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook } from './hooks'
+import { printPlans, type PrintDependenciesOptions } from './inspect'
 import { watchSwaggerRegistration } from './openapi'
 import { DependencyOverrides } from './overrides'
 import { normalizeDependencyList } from './plan'
@@ -14,6 +15,10 @@ export interface FastifyDependsOptions {
   dependencies?: DependencyList
   /** `'parallel'` lets independent dependencies resolve concurrently (default `'sequential'`). */
   concurrency?: 'sequential' | 'parallel'
+  /** Add a `Server-Timing` header with each dependency's duration (development aid; not on errors). */
+  serverTiming?: boolean
+  /** OpenAPI operations list their dependencies in `x-dependencies` (default `true`). */
+  xDependencies?: boolean
 }
 
 async function fastifyDepends (fastify: FastifyInstance, options: FastifyDependsOptions): Promise<void> {
@@ -28,6 +33,8 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   const registry: Registry = {
     root: fastify,
     parallel: concurrency === 'parallel',
+    serverTiming: options.serverTiming === true,
+    xDependencies: options.xDependencies !== false,
     overrides,
     routes: [],
     errors: [],
@@ -43,6 +50,9 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.decorate(kContextDependencies, pluginRoots.length === 0 ? [] : [pluginRoots])
   fastify.decorate('dependencyOverrides', overrides)
   fastify.decorate('addDependencies', addDependencies)
+  fastify.decorate('printDependencies', function printDependencies (options?: PrintDependenciesOptions) {
+    return printPlans(registry.routes.map((route) => route.plan), options)
+  })
   fastify.decorateRequest('deps', null as unknown as Record<string, unknown>)
   fastify.decorateRequest(kRequestState, null)
   fastify.decorateRequest(kCookieValues, null)

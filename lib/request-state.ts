@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DependencyContext } from './dependency'
 import type { Plan, Step } from './plan'
 import { NO_SCOPES } from './scopes'
+import { isTraced } from './tracing'
 
 /**
  * Everything one request's resolution owns. One object and one slots array per request;
@@ -43,11 +44,18 @@ export class RequestState {
   /** Request-scope cleanup asked for while the handler ran: its continuation. */
   deferredRequestScope: (() => void) | null = null
 
+  /** Tracing subscribers or Server-Timing: every step goes through `traced()`. */
+  readonly traced: boolean
+  /** Server-Timing: name, duration, name, duration, ... */
+  readonly timings: (string | number)[] | null
+
   constructor (plan: Plan, request: FastifyRequest, reply: FastifyReply) {
     this.plan = plan
     this.slots = new Array(plan.steps.length)
     this.request = request
     this.reply = reply
     this.ctx = { request, reply, securityScopes: NO_SCOPES }
+    this.timings = plan.serverTiming ? [] : null
+    this.traced = isTraced(plan.serverTiming)
   }
 }

@@ -5,6 +5,7 @@ import type { RequestState } from './request-state'
 import { NO_SCOPES } from './scopes'
 import { watchConnection } from './cleanup'
 import { isThenable } from './thenable'
+import { resolveChannel, traced } from './tracing'
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
 
@@ -41,6 +42,11 @@ async function settleGenerator (state: RequestState, index: number, generator: A
 
 /** Runs step `index`; `undefined` when its value is already in its slot, else a promise that puts it there. */
 function runStep (state: RequestState, index: number): Promise<void> | undefined {
+  if (state.traced) return traced(state, state.plan.steps[index], resolveChannel, true, () => startStep(state, index))
+  return startStep(state, index)
+}
+
+function startStep (state: RequestState, index: number): Promise<void> | undefined {
   const step = state.plan.steps[index]
   const result = step.fn(step.buildInputs(state.slots), contextFor(state, step))
   if (step.kind === DependencyKind.Plain) {

@@ -3,7 +3,7 @@ import type { DependencyList } from './dependency'
 import { DependencyInvalidError } from './errors'
 import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from './hooks'
 import type { DependencyOverrides } from './overrides'
-import { collectSecurity, createSwaggerTransform, securityRequirement, type SwaggerTransform } from './openapi'
+import { createSwaggerTransform, documentRoute, type SwaggerTransform } from './openapi'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
 import { mergeParams } from './schema-merge'
 import { kContextDependencies, kRegistry } from './symbols'
@@ -17,6 +17,9 @@ export interface CompiledRoute extends RouteState {
 export interface Registry {
   readonly root: FastifyInstance
   readonly parallel: boolean
+  readonly serverTiming: boolean
+  /** Operations carry `x-dependencies`. */
+  readonly xDependencies: boolean
   readonly overrides: DependencyOverrides
   readonly routes: CompiledRoute[]
   /** Registration errors, thrown from onReady so they surface from ready()/listen(). */
@@ -60,7 +63,7 @@ function registrationFailed (err: unknown) {
 /** Recompiles every route's plan and validation for the current overrides; throws on the first error. */
 export function recompileAll (registry: Registry): void {
   for (const route of registry.routes) {
-    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel)
+    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel, registry.serverTiming)
     if (registry.ready) route.validation.update(route.plan.params)
   }
 }
@@ -91,7 +94,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   const validation = new RouteValidation(label, methods, options.url, options.schema, options.validatorCompiler, this)
   let plan
   try {
-    plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel)
+    plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel, registry.serverTiming)
     if (plan.params.length > 0) options.schema = mergeParams(label, options.url, methods, options.schema, plan.params).schema
   } catch (err) {
     fail(registry, options, err)
@@ -99,13 +102,11 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   }
   options.validatorCompiler = validation.validatorCompiler()
 
-  const security = collectSecurity(roots)
-  if (security.length > 0) {
-    const schema = options.schema as Record<string, unknown> | undefined
-    if (schema?.security === undefined) options.schema = { ...schema, security: [securityRequirement(security)] } as RouteOptions['schema']
-    const config = (options.config ?? {}) as { swaggerTransform?: Parameters<typeof createSwaggerTransform>[1] }
-    options.config = { ...config, swaggerTransform: createSwaggerTransform(security, config.swaggerTransform, () => registry.swaggerTransform) } as RouteOptions['config']
-  }
+  const config = (options.config ?? {}) as { swaggerTransform?: Parameters<typeof createSwaggerTransform>[2] }
+  // OpenAPI describes the original tree, whatever the overrides are now (FastAPI B67).
+  const names = registry.overrides.size === 0 ? plan.names : compilePlan(label, roots, new Map(), false).names
+  const doc = documentRoute(roots, names)
+  options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, () => registry.swaggerTransform) } as RouteOptions['config']
 
   const route: CompiledRoute = { label, roots, plan, validation }
   registry.routes.push(route)

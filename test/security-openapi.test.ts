@@ -192,8 +192,24 @@ test('a route\'s own config.swaggerTransform runs instead of the global one and 
   app.get('/own', { config: { swaggerTransform: own }, dependencies: { key: APIKeyHeader({ name: 'X-Key' }) } }, async () => 'ok')
   app.get('/none', { config: { swaggerTransform: false }, dependencies: { bearer: HTTPBearer() } }, async () => 'ok')
   const document = await documentOf(app)
-  t.strictSame(document.paths['/own'].get, { description: 'own', security: [{ APIKeyHeader: [] }], responses: { 200: { description: 'Default Response' } } })
-  t.strictSame(document.paths['/none'].get, { security: [{ HTTPBearer: [] }], responses: { 200: { description: 'Default Response' } } })
+  const responses = {
+    200: { description: 'Default Response' },
+    401: {
+      description: 'Not authenticated',
+      headers: { 'www-authenticate': { schema: { type: 'string' }, description: 'The authentication challenge' } },
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, error: { type: 'string' }, message: { type: 'string' } },
+            required: ['statusCode', 'error', 'message']
+          }
+        }
+      }
+    }
+  }
+  t.strictSame(document.paths['/own'].get, { description: 'own', security: [{ APIKeyHeader: [] }], 'x-dependencies': ['APIKeyHeader'], responses })
+  t.strictSame(document.paths['/none'].get, { security: [{ HTTPBearer: [] }], 'x-dependencies': ['HTTPBearer'], responses })
   t.strictSame(Object.keys(document.components.securitySchemes ?? {}).sort(), ['APIKeyHeader', 'HTTPBearer'])
 })
 

@@ -2,6 +2,7 @@
 // `instance.addDependencies`, `instance.dependencyOverrides`.
 import type { DependencyList } from '../lib/dependency'
 import type { DependencyOverrides } from '../lib/overrides'
+import type { PrintDependenciesOptions } from '../lib/inspect'
 
 declare module 'fastify' {
   interface RouteGenericInterface {
@@ -24,6 +25,8 @@ declare module 'fastify' {
     addDependencies(dependencies: DependencyList): this
     /** Test-time replacements: `set(original, replacement)`; takes effect on the next request. */
     dependencyOverrides: DependencyOverrides
+    /** Every route's dependency tree as text, like `printRoutes()`. */
+    printDependencies(options?: PrintDependenciesOptions): string
   }
 }
 
