@@ -1,10 +1,20 @@
 import { parseCookie } from 'cookie'
 import type { FastifyRequest } from 'fastify'
 
-/** The request's cookies, as a fresh object: from `@fastify/cookie` when registered, else the header. */
-export function readCookies (request: FastifyRequest): Record<string, unknown> {
-  const parsed = (request as { cookies?: Record<string, unknown> }).cookies
-  if (parsed != null) return { ...parsed }
+// @fastify/cookie sets `request.cookies` (to `null` until its hook ran); without it, parse the header.
+function parsedCookies (request: FastifyRequest): Record<string, unknown> | undefined {
+  const parsed = (request as { cookies?: Record<string, unknown> | null }).cookies
+  if (parsed != null) return parsed
   const header = request.headers.cookie
-  return header === undefined ? {} : { ...parseCookie(header) }
+  return header === undefined ? undefined : parseCookie(header)
+}
+
+/** The request's cookies, as a fresh object (validation coerces it in place). */
+export function readCookies (request: FastifyRequest): Record<string, unknown> {
+  return { ...parsedCookies(request) }
+}
+
+/** One cookie's value. */
+export function readCookie (request: FastifyRequest, name: string): unknown {
+  return parsedCookies(request)?.[name]
 }

@@ -1,5 +1,5 @@
-import { parseCookie } from 'cookie'
 import type { FastifyRequest } from 'fastify'
+import { readCookie } from '../cookies'
 import type { Dependency } from '../dependency'
 import { defineScheme, notAuthenticated, type SchemeOptions } from './scheme'
 
@@ -31,11 +31,5 @@ export function APIKeyHeader (options: ApiKeyOptions): Dependency<string | undef
 
 /** An API key in a cookie: from `request.cookies` with `@fastify/cookie`, else the Cookie header (FastAPI B97). */
 export function APIKeyCookie (options: ApiKeyOptions): Dependency<string | undefined> {
-  return apiKeyScheme('APIKeyCookie', 'cookie', options, (request) => {
-    const cookies = (request as { cookies?: Record<string, unknown> }).cookies
-    // @fastify/cookie leaves `null` until its hook ran: then read the header.
-    if (cookies != null) return cookies[options.name]
-    const header = request.headers.cookie
-    return header === undefined ? undefined : parseCookie(header)[options.name]
-  })
+  return apiKeyScheme('APIKeyCookie', 'cookie', options, (request) => readCookie(request, options.name))
 }
