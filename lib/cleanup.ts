@@ -8,12 +8,15 @@ type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknow
 
 function noop (): void {}
 
+function fail (state: RequestState, err: unknown, step: Step | null): void {
+  state.failing = true
+  state.error = err
+  state.errorStep = step
+}
+
 /** The cleanup threw: a new error replaces the one in flight; the same one goes on. */
 function cleanupThrew (state: RequestState, step: Step, err: unknown): void {
-  if (err !== state.error) {
-    state.error = err
-    state.errorStep = step
-  }
+  if (!state.failing || err !== state.error) fail(state, err, step)
 }
 
 function cleanupReturned (state: RequestState, step: Step, generator: AnyGenerator, result: IteratorResult<unknown>): void {
@@ -23,11 +26,11 @@ function cleanupReturned (state: RequestState, step: Step, generator: AnyGenerat
       const closing = generator.return(undefined)
       if (isThenable(closing)) closing.then(noop, noop)
     } catch {}
-    state.error = new DependencyGeneratorError(`The generator dependency "${step.name}" yielded more than once: it must yield exactly once`)
-    state.errorStep = step
-  } else if (state.error !== undefined) {
+    fail(state, new DependencyGeneratorError(`The generator dependency "${step.name}" yielded more than once: it must yield exactly once`), step)
+  } else if (state.failing) {
     state.swallowedBy = step
     state.swallowedError = state.error
+    state.failing = false
     state.error = undefined
     state.errorStep = null
   }
@@ -44,12 +47,12 @@ async function continueUnwind (state: RequestState, stack: unknown[], step: Step
 }
 
 function resume (state: RequestState, generator: AnyGenerator): unknown {
-  return state.error === undefined ? generator.next() : generator.throw(state.error)
+  return state.failing ? generator.throw(state.error) : generator.next()
 }
 
 /**
  * Resumes the generators of one exit stack, newest first, each exactly once (it is popped
- * before it runs): with `next()` while `state.error` is unset, else with `throw(state.error)`.
+ * before it runs): with `next()`, or with `throw(state.error)` while `state.failing`.
  * Synchronous while the generators are.
  */
 function unwind (state: RequestState, stack: unknown[]): Promise<void> | undefined {
@@ -82,16 +85,41 @@ function unwindAll (state: RequestState): Promise<void> | undefined {
   return unwindRequestStack(state)
 }
 
+/**
+ * One unwind at a time per request: a finalization asked for while an asynchronous one runs
+ * (a client that leaves during a cleanup, a handler that fails after its timeout) waits for it,
+ * so LIFO order holds and every generator sees one error.
+ */
+function busy (state: RequestState, retry: () => void): boolean {
+  if (state.unwinding === null) return false
+  state.unwinding.then(retry)
+  return true
+}
+
+function afterUnwind (state: RequestState, pending: Promise<void>, next: () => void): void {
+  const tracked: Promise<void> = pending.then(() => {
+    state.unwinding = null
+    next()
+  }).catch(/* c8 ignore next */ (err: unknown) => state.request.log.error({ err }, 'fastify-depends: cleanup bookkeeping failed'))
+  state.unwinding = tracked
+}
+
+function asError (value: unknown): unknown {
+  if (value !== undefined && value !== null) return value
+  return Object.assign(new Error(`A dependency threw ${String(value)}`), { statusCode: 500 })
+}
+
 /** The error the response is built from once every generator has seen `state.error`. */
 function finalError (state: RequestState): unknown {
-  if (state.swallowedBy !== null) {
+  const swallowedBy = state.swallowedBy
+  if (swallowedBy !== null) {
     state.request.log.error(
-      { err: state.swallowedError, dependency: state.swallowedBy.name },
-      `dependency "${state.swallowedBy.name}" caught an error during cleanup and did not re-throw it`
+      { err: state.swallowedError, dependency: swallowedBy.name },
+      `dependency "${swallowedBy.name}" caught an error during cleanup and did not re-throw it`
     )
   }
-  if (state.error !== undefined) return state.error
-  return new DependencyErrorSwallowedError(`The dependency "${(state.swallowedBy as Step).name}" caught an error during cleanup and did not re-throw it; the request failed`)
+  if (state.failing || swallowedBy === null) return asError(state.error)
+  return new DependencyErrorSwallowedError(`The dependency "${swallowedBy.name}" caught an error during cleanup and did not re-throw it; the request failed`)
 }
 
 /**
@@ -100,13 +128,14 @@ function finalError (state: RequestState): unknown {
  * hand the error the response is to be built from to `done`.
  */
 export function failBeforeResponse (state: RequestState, err: unknown, done: (err: unknown) => void): void {
+  if (busy(state, () => failBeforeResponse(state, err, done))) return
   state.responded = true
   state.requestScopeClosing = true
-  state.error = err
-  state.errorStep = null
+  state.swallowedBy = null
+  fail(state, err, null)
   const pending = unwindAll(state)
   if (pending === undefined) done(finalError(state))
-  else pending.then(() => done(finalError(state)), /* c8 ignore next */ done)
+  else afterUnwind(state, pending, () => done(finalError(state)))
 }
 
 /** Whether any generator is still waiting for its cleanup. */
@@ -120,15 +149,16 @@ export function hasEntered (state: RequestState): boolean {
  * throws, that error becomes the response (`done(err)`), after the request scope saw it too.
  */
 export function finalizeFunctionScope (state: RequestState, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
+  if (busy(state, () => finalizeFunctionScope(state, payload, done))) return
   state.responded = true
   const stack = state.functionStack
   const pending = stack === null ? undefined : unwind(state, stack)
   if (pending === undefined) afterFunctionScope(state, payload, done)
-  else pending.then(() => afterFunctionScope(state, payload, done), /* c8 ignore next */ done)
+  else afterUnwind(state, pending, () => afterFunctionScope(state, payload, done))
 }
 
 function afterFunctionScope (state: RequestState, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
-  if (state.error !== undefined) {
+  if (state.failing) {
     failBeforeResponse(state, state.error, done)
     return
   }
@@ -141,26 +171,31 @@ function afterFunctionScope (state: RequestState, payload: unknown, done: (err: 
  * first, exactly once. Errors here cannot change the response; they are logged.
  */
 export function finalizeRequestScope (state: RequestState, done?: () => void): void {
+  if (busy(state, () => finalizeRequestScope(state, done))) return
   if (state.requestScopeClosing) {
     if (done !== undefined) done()
     return
   }
   state.requestScopeClosing = true
   const abort = state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined
-  state.error = abort
-  state.errorStep = null
+  if (abort !== undefined) fail(state, abort, null)
   const pending = unwindAll(state)
   if (pending === undefined) reportAfterResponse(state, abort, done)
-  else pending.then(() => reportAfterResponse(state, abort, done), /* c8 ignore next */ noop)
+  else afterUnwind(state, pending, () => reportAfterResponse(state, abort, done))
 }
 
 function reportAfterResponse (state: RequestState, abort: unknown, done: (() => void) | undefined): void {
-  if (state.error !== undefined && state.error !== abort) {
+  if (state.failing && (abort === undefined || state.error !== abort)) {
     // Every error raised by a cleanup records its step.
     const name = (state.errorStep as Step).name
-    state.request.log.error({ err: state.error, dependency: name }, `cleanup of dependency "${name}" failed after the response was sent`)
+    state.request.log.error({ err: asError(state.error), dependency: name }, `cleanup of dependency "${name}" failed after the response was sent`)
   }
   if (done !== undefined) done()
+}
+
+/** The response is out of the handler's hands: produced (onSend), hijacked or ended by hand. */
+function responded (state: RequestState): boolean {
+  return state.responded || state.responseFinished || state.reply.sent
 }
 
 function onConnectionClose (state: RequestState): void {
@@ -170,7 +205,7 @@ function onConnectionClose (state: RequestState): void {
   // While the handler runs, its generators stay open: onSend, the error path or the end of
   // the handler finalize them.
   if (state.handling) state.deferredRequestScope ??= noop
-  else if (state.responded) finalizeRequestScope(state)
+  else if (responded(state)) finalizeRequestScope(state)
 }
 
 /** The handler is done: run what was asked for while it ran (DESIGN §4: never under a running handler). */
@@ -185,7 +220,7 @@ export function handlerDone (state: RequestState): void {
   }
   const continuation = state.deferredRequestScope
   // A response still to be produced finalizes in onSend (which sees `aborted`) or the error path.
-  if (continuation !== null && (state.responded || state.responseFinished)) {
+  if (continuation !== null && responded(state)) {
     state.deferredRequestScope = null
     finalizeRequestScope(state, continuation)
   }

@@ -82,11 +82,19 @@ export function finalizeFunctionScopeHook (request: FastifyRequest, reply: Fasti
     done(null, payload)
     return
   }
-  if (state.timings !== null && reply.statusCode < 400) reply.header('server-timing', serverTimingHeader(state.timings))
   if (state.hasDeferredError) {
     // An error response sent while the handler still runs (a timeout): cleanup waits for it.
     state.responded = true
     done(null, payload)
+    return
+  }
+  if (state.timings !== null && reply.statusCode < 400) {
+    const timings = state.timings
+    // Only once the cleanup succeeded: a failing one turns the response into an error.
+    finalizeFunctionScope(state, payload, (err, finalPayload) => {
+      if (err == null) reply.header('server-timing', serverTimingHeader(timings))
+      done(err, finalPayload)
+    })
     return
   }
   finalizeFunctionScope(state, payload, done)

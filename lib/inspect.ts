@@ -29,11 +29,20 @@ function printNodes (plan: Plan, nodes: readonly TreeNode[], indent: string, lin
   })
 }
 
+// `GET /m`, `/m` or the label itself (`GET,POST /m` for a route declared with several methods).
+function matches (label: string, route: string): boolean {
+  const space = label.indexOf(' ')
+  const url = label.slice(space + 1)
+  if (route === url || route === label) return true
+  const split = route.indexOf(' ')
+  return route.slice(split + 1) === url && label.slice(0, space).split(',').includes(route.slice(0, split))
+}
+
 /** Each route's tree as text: resolution order (#n), scopes, shared (cached) nodes, parameters and schemes. */
 export function printPlans (plans: readonly Plan[], options: PrintDependenciesOptions = {}): string {
   const lines: string[] = []
   for (const plan of plans) {
-    if (options.route !== undefined && plan.route !== options.route && plan.route.slice(plan.route.indexOf(' ') + 1) !== options.route) continue
+    if (options.route !== undefined && !matches(plan.route, options.route)) continue
     lines.push(plan.route)
     printNodes(plan, plan.tree, '', lines)
   }

@@ -38,7 +38,7 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
     overrides,
     routes: [],
     errors: [],
-    contextsWithRoutes: new WeakSet(),
+    contextsWithRoutes: new WeakMap(),
     swaggerTransform: undefined,
     ready: false
   }

@@ -19,8 +19,12 @@ export class RequestState {
   functionStack: unknown[] | null = null
   /** Entered request-scoped generators and their steps, interleaved like `functionStack`. */
   requestStack: unknown[] | null = null
-  /** The error being thrown into generators while unwinding; `undefined` when all is well. */
+  /** An error is being thrown into generators while unwinding (any value, `undefined` too). */
+  failing = false
+  /** That error. */
   error: unknown = undefined
+  /** The asynchronous unwind in progress: a second one waits for it. */
+  unwinding: Promise<void> | null = null
   /** The step whose cleanup raised `error` (for logs); `null` when it came from elsewhere. */
   errorStep: Step | null = null
   /** The step that swallowed an error, and that error. */

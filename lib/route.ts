@@ -24,8 +24,8 @@ export interface Registry {
   readonly routes: CompiledRoute[]
   /** Registration errors, thrown from onReady so they surface from ready()/listen(). */
   readonly errors: Error[]
-  /** Contexts that declared routes (or whose descendants did): too late for addDependencies. */
-  readonly contextsWithRoutes: WeakSet<object>
+  /** Contexts that declared routes (or whose descendants did), with the first one: too late for addDependencies. */
+  readonly contextsWithRoutes: WeakMap<object, string>
   /** @fastify/swagger's global `transform`, when it was registered after this plugin. */
   swaggerTransform: SwaggerTransform | undefined
   /** Validation follows overrides only once Fastify compiled the routes' validators. */
@@ -47,9 +47,9 @@ function prependHook (existing: unknown, hook: Function): Function[] {
   return Array.isArray(existing) ? [hook, ...existing] : [hook, existing as Function]
 }
 
-function markContextHasRoutes (registry: Registry, context: object): void {
+function markContextHasRoutes (registry: Registry, context: object, label: string): void {
   for (let current: object | null = context; current !== null; current = Object.getPrototypeOf(current)) {
-    registry.contextsWithRoutes.add(current)
+    if (!registry.contextsWithRoutes.has(current)) registry.contextsWithRoutes.set(current, label)
     if (current === registry.root) break
   }
 }
@@ -87,7 +87,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
     fail(registry, options, err)
     return
   }
-  markContextHasRoutes(registry, this)
+  markContextHasRoutes(registry, this, label)
   if (roots.length === 0) return
 
   const methods = Array.isArray(options.method) ? options.method : [options.method]
@@ -126,9 +126,11 @@ export function addDependencies (this: FastifyInstance, list: DependencyList): F
     registry.errors.push(err as Error)
     return this
   }
-  if (registry.contextsWithRoutes.has(this)) {
+  const declared = registry.contextsWithRoutes.get(this)
+  if (declared !== undefined) {
+    const names = entries.map((entry) => `"${entry.use.dependency.name}"`).join(', ')
     registry.errors.push(new DependencyInvalidError(
-      'addDependencies() was called after this context (or a plugin inside it) declared routes; call it before the routes it should apply to'
+      `addDependencies() with ${names} was called after route ${declared} was declared in this context (or a plugin inside it); call it before the routes it should apply to`
     ))
     return this
   }
