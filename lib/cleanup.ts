@@ -8,6 +8,11 @@ type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknow
 
 function noop (): void {}
 
+function isStream (payload: unknown): payload is NodeJS.ReadableStream {
+  return typeof payload === 'object' && payload !== null && typeof (payload as { pipe?: unknown }).pipe === 'function' &&
+    typeof (payload as { once?: unknown }).once === 'function'
+}
+
 function fail (state: RequestState, err: unknown, step: Step | null): void {
   state.failing = true
   state.error = err
@@ -149,7 +154,8 @@ export function hasEntered (state: RequestState): boolean {
  * throws, that error becomes the response (`done(err)`), after the request scope saw it too.
  */
 export function finalizeFunctionScope (state: RequestState, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
-  if (busy(state, () => finalizeFunctionScope(state, payload, done))) return
+  // No unwind can be in flight here: every one starts by marking the request responded, and
+  // onSend skips responded requests.
   state.responded = true
   const stack = state.functionStack
   const pending = stack === null ? undefined : unwind(state, stack)
@@ -161,6 +167,9 @@ function afterFunctionScope (state: RequestState, payload: unknown, done: (err: 
   if (state.failing) {
     failBeforeResponse(state, state.error, done)
     return
+  }
+  if (state.requestStack !== null && isStream(payload)) {
+    payload.once('error', (err: unknown) => { state.streamError = err })
   }
   if (state.aborted) finalizeRequestScope(state)
   done(null, payload)
@@ -177,7 +186,9 @@ export function finalizeRequestScope (state: RequestState, done?: () => void): v
     return
   }
   state.requestScopeClosing = true
-  const abort = state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined
+  const abort = state.aborted
+    ? state.streamError ?? new DependencyClientAbortError('The connection closed before the response was sent completely')
+    : undefined
   if (abort !== undefined) fail(state, abort, null)
   const pending = unwindAll(state)
   if (pending === undefined) reportAfterResponse(state, abort, done)

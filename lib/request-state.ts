@@ -40,6 +40,8 @@ export class RequestState {
   responseFinished = false
   /** The connection closed before the response was fully sent. */
   aborted = false
+  /** The streamed body failed: what request-scoped generators see instead of a client abort. */
+  streamError: unknown = undefined
   /** The handler is running and generators are entered: nothing may be finalized under it. */
   handling = false
   /** An error that reached onError while the handler ran (a handler timeout): thrown in once it is done. */

@@ -50,7 +50,8 @@ function startStep (state: RequestState, index: number): Promise<void> | undefin
   const step = state.plan.steps[index]
   const result = step.fn(step.buildInputs(state.slots), contextFor(state, step))
   if (step.kind === DependencyKind.Plain) {
-    if (isThenable(result)) return settleValue(state, index, result)
+    // Fastify's reply is a thenable that settles once the response is sent: it is a value here.
+    if (result !== state.reply && isThenable(result)) return settleValue(state, index, result)
     state.slots[index] = result
     return undefined
   }

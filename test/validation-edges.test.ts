@@ -1,0 +1,88 @@
+import { test } from 'tap'
+import { Type } from '@sinclair/typebox'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import { build, logCollector } from './helpers'
+import { depends, Query, Header, Path, Body, httpError } from '../lib/index'
+
+test('a route whose own headers schema has no properties, or no required list, keeps validating', async (t) => {
+  const app = await build(t)
+  const plain = depends(() => 'x')
+  const optional = depends({ h: Header('X-Opt', Type.Optional(Type.String())) }, ({ h }) => h ?? 'none')
+  app.get('/open', { dependencies: { plain }, schema: { headers: { type: 'object' } } }, async (request) => request.deps)
+  app.get('/optional', { dependencies: { optional } }, async (request) => request.deps)
+  t.same((await app.inject('/open')).json(), { plain: 'x' })
+  t.same((await app.inject('/optional')).json(), { optional: 'none' })
+  t.same((await app.inject({ url: '/optional', headers: { 'x-opt': 'yes' } })).json(), { optional: 'yes' })
+})
+
+test('headers and path parameters brought by an override to a route without them are validated', async (t) => {
+  const app = await build(t)
+  const plain = depends(() => 'plain', { name: 'plain' })
+  app.get('/items/:id', { dependencies: { value: plain } }, async (request) => request.deps)
+  await app.ready()
+  app.dependencyOverrides.set(plain, depends({ id: Path('id', Type.Integer()), token: Header('X-Token', Type.String()) }, ({ id, token }) => `${id}:${token}`))
+  t.equal((await app.inject({ url: '/items/1' })).statusCode, 400)
+  t.equal((await app.inject({ url: '/items/x', headers: { 'x-token': 't' } })).statusCode, 400)
+  t.same((await app.inject({ url: '/items/7', headers: { 'x-token': 't' } })).json(), { value: '7:t' })
+})
+
+test('with TypeBoxValidatorCompiler, a parameter an override brings is validated and converted by it', async (t) => {
+  const app = await build(t)
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  const plain = depends(() => 'plain', { name: 'plain' })
+  app.get('/', { dependencies: { value: plain } }, async (request) => request.deps)
+  await app.ready()
+  app.dependencyOverrides.set(plain, depends({ n: Query('n', Type.Integer()) }, ({ n }) => n))
+  const invalid = await app.inject('/?n=x')
+  t.equal(invalid.statusCode, 400)
+  t.match(invalid.json(), { code: 'FST_ERR_VALIDATION', message: /^querystring/ })
+  t.same((await app.inject('/?n=3')).json(), { value: 3 })
+})
+
+test('an override set after the routes but before ready() that conflicts on a parameter makes ready() reject', async (t) => {
+  const app = await build(t)
+  const a = depends({ q: Query('q', Type.String()) }, ({ q }) => q, { name: 'a' })
+  const b = depends(() => 'b', { name: 'b' })
+  app.get('/', { dependencies: { a, b } }, async (request) => request.deps)
+  app.dependencyOverrides.set(b, depends({ q: Query('q', Type.Integer()) }, ({ q }) => q))
+  await t.rejects((async () => { await app.ready() })(), { code: 'FST_DEPENDS_PARAM_CONFLICT' })
+})
+
+test('two whole-body declarations with different schemas, and a route schema that cannot be merged, are conflicts', async (t) => {
+  const app = await build(t)
+  const one = depends({ body: Body(Type.Object({ a: Type.String() })) }, ({ body }) => body, { name: 'one' })
+  const two = depends({ body: Body(Type.Object({ b: Type.String() })) }, ({ body }) => body, { name: 'two' })
+  app.post('/', { dependencies: { one, two } }, async () => 'never')
+  await t.rejects((async () => { await app.ready() })(), { code: 'FST_DEPENDS_PARAM_CONFLICT', message: /"one" and "two"/ })
+
+  const other = await build(t)
+  const q = depends({ q: Query('q', Type.String()) }, ({ q }) => q, { name: 'needsQ' })
+  other.get('/', { dependencies: { q }, schema: { querystring: { type: 'object' } } }, async () => 'never')
+  await t.rejects((async () => { await other.ready() })(), { code: 'FST_DEPENDS_PARAM_CONFLICT', message: /schema\.querystring is not an object schema/ })
+})
+
+test('printDependencies shows a whole-body parameter as "body"', async (t) => {
+  const app = await build(t)
+  const body = Body(Type.Object({ a: Type.String() }))
+  app.post('/', { dependencies: { body } }, async () => 'ok')
+  await app.ready()
+  t.equal(app.printDependencies({ route: 'POST /' }), 'POST /\n└── body: Body (#1, body)\n')
+})
+
+test('an error from another plugin\'s onSend: a generator that replaces it is logged, the response keeps the first error', async (t) => {
+  const log = logCollector()
+  const app = await build(t, {}, { logger: { level: 'error', stream: log.stream } })
+  app.addHook('onSend', async () => { throw httpError(409, 'onSend failed') })
+  const replacer = depends(function * replacer () {
+    try {
+      yield 1
+    } catch {
+      throw httpError(418, 'replaced')
+    }
+  })
+  app.get('/', { dependencies: [replacer] }, async () => 'ok')
+  const res = await app.inject('/')
+  t.equal(res.statusCode, 409)
+  const line = log.lines.find((l) => String(l.msg).includes('after the error response was decided'))
+  t.equal((line?.err as { message: string }).message, 'replaced')
+})
