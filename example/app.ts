@@ -1,61 +1,64 @@
-// A tiny service showing the core: a session generator with commit/rollback, a user
-// dependency built on it, router-level dependencies and request.deps. The full example
-// (real database, OAuth2, Swagger UI) comes with the security and params work.
-import Fastify, { type FastifyInstance } from 'fastify'
-import fastifyDepends, { depends, httpError, type InferDeps } from '../lib/index'
+// The example service: an items API with a real database, the OAuth2 password flow with
+// scopes, and Swagger UI at /docs. `buildApp()` for tests (inject), example/server.ts to listen.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import formbody from '@fastify/formbody'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fastifyDepends from '../lib/index'
+import { authRoutes } from './auth'
+import { openDatabase, type Database } from './db'
+import { itemRoutes } from './items'
+import { migrate } from './schema'
+import { tokenIssuer, type TokenOptions } from './tokens'
+import { userRoutes } from './users'
 
-interface Session {
-  readonly id: number
-  readonly log: string[]
+export interface AppOptions {
+  /** Default: `openDatabase()` (PGlite, or DATABASE_URL), closed with the app. A given one is left open. */
+  database?: Database
+  tokens?: TokenOptions
+  logger?: FastifyServerOptions['logger']
 }
 
-let sessions = 0
-export const events: string[] = []
-
-/** One "transaction" per request: committed after the response, rolled back on error. */
-export const getSession = depends(async function * getSession () {
-  const session: Session = { id: ++sessions, log: [] }
-  events.push(`session ${session.id}: begin`)
+export async function buildApp (options: AppOptions = {}): Promise<FastifyInstance> {
+  const database = options.database ?? await openDatabase()
+  const app = Fastify({ logger: options.logger ?? false })
+  if (options.database === undefined) app.addHook('onClose', () => database.close())
   try {
-    yield session
-    events.push(`session ${session.id}: commit`)
+    await migrate(database)
   } catch (err) {
-    events.push(`session ${session.id}: rollback`)
+    await app.close()
     throw err
   }
-})
+  app.decorate('database', database)
+  app.decorate('tokens', tokenIssuer(options.tokens))
 
-const users: Record<string, { name: string }> = { 'token-alice': { name: 'alice' } }
-
-export const currentUser = depends({ session: getSession }, ({ session }, { request }) => {
-  const user = users[String(request.headers['x-token'])]
-  if (user === undefined) throw httpError(401, 'Not authenticated', { 'www-authenticate': 'Token' })
-  session.log.push(`read user ${user.name}`)
-  return user
-}, { name: 'currentUser' })
-
-const requestTimer = depends(function * requestTimer (_inputs, { reply }) {
-  const started = process.hrtime.bigint()
-  yield started
-  reply.header('x-elapsed-ns', String(process.hrtime.bigint() - started))
-}, { scope: 'function' })
-
-export async function buildApp (options: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false })
-  await app.register(fastifyDepends, { dependencies: [requestTimer] })
-
-  const meDeps = { user: currentUser, session: getSession }
-  app.get<{ Deps: InferDeps<typeof meDeps> }>('/me', { dependencies: meDeps }, async (request) => {
-    return { user: request.deps.user.name, session: request.deps.session.id, log: request.deps.session.log }
+  await app.register(formbody) // POST /token reads an application/x-www-form-urlencoded body
+  await app.register(fastifyDepends)
+  // After fastify-depends: the routes' security and parameters then reach the document.
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'fastify-depends example',
+        version: '1.0.0',
+        description: 'Log in with **Authorize**: `alice` / `secret` (every scope) or `bob` / `secret` (read only).'
+      },
+      tags: [
+        { name: 'auth', description: 'OAuth2 password flow' },
+        { name: 'users', description: 'The logged-in user' },
+        { name: 'items', description: 'Items, stored in PostgreSQL' },
+        { name: 'meta', description: 'The service itself' }
+      ]
+    }
   })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  await app.register(async function admin (admin) {
-    admin.addDependencies([depends({ user: currentUser }, ({ user }) => {
-      if (user.name !== 'admin') throw httpError(403, 'Admins only')
-    }, { name: 'requireAdmin' })])
-    admin.get('/stats', async () => ({ sessions }))
-  }, { prefix: '/admin' })
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'))
+  app.get('/health', { schema: { tags: ['meta'], summary: 'Liveness, and the database connections in use' } }, async () => ({
+    status: 'ok', database: database.kind, connectionsInUse: database.inUse
+  }))
 
-  app.get('/health', async () => ({ ok: true }))
+  await app.register(authRoutes)
+  await app.register(userRoutes)
+  await app.register(itemRoutes)
   return app
 }
