@@ -27,7 +27,7 @@ export function canonical (value: unknown): string {
     const keys = Object.keys(value).sort()
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
   }
-  return JSON.stringify(value) ?? 'undefined'
+  return String(JSON.stringify(value))
 }
 
 export interface MergedSchema {

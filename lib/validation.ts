@@ -24,13 +24,15 @@ export class RouteValidation {
   /** The route's own hand-written schema, before any parameter was merged in. */
   readonly own: FastifySchema | undefined
   readonly routeCompiler: Compiler | undefined
-  readonly context: { readonly validatorCompiler?: unknown, getSchemas?: () => Record<string, unknown> }
+  readonly context: { readonly validatorCompiler?: unknown, getSchemas: () => Record<string, unknown> }
   /** The validator Fastify's own validation step dispatches to, per part it validates. */
   readonly current: Partial<Record<Part, Validate>> = {}
   /** The schema each part is validated against now (canonical JSON), for cheap comparisons. */
   readonly applied: Partial<Record<Part, string>> = {}
   /** Parts Fastify does not validate for this route (cookies, parts brought by overrides): the plugin does. */
   pending: Array<[Part, Validate]> | null = null
+  /** Fastify validates the body per content type. */
+  perContentType = false
 
   constructor (label: string, methods: readonly string[], url: string, own: FastifySchema | undefined, routeCompiler: unknown, context: RouteValidation['context']) {
     this.label = label
@@ -56,7 +58,11 @@ export class RouteValidation {
   validatorCompiler (): FastifySchemaCompiler<unknown> {
     return ((args: CompileArgs) => {
       const part = args.httpPart as Part
-      if ((args as CompileArgs).contentType !== undefined) return this.compile(part, args.schema, (args as CompileArgs).contentType)
+      if ((args as CompileArgs).contentType !== undefined) {
+        // A body schema per content type is the route's own (dependencies cannot merge into it).
+        this.perContentType = true
+        return this.compile(part, args.schema, (args as CompileArgs).contentType)
+      }
       this.current[part] = this.compile(part, args.schema)
       this.applied[part] = canonical(args.schema)
       return dispatcher(this, part)
@@ -71,6 +77,7 @@ export class RouteValidation {
     const schema = mergeParams(this.label, this.url, this.methods, this.own, params).schema as Record<Part, unknown>
     let pending: Array<[Part, Validate]> | null = null
     for (const part of PARTS) {
+      if (part === 'body' && this.perContentType) continue
       const wanted = schema[part]
       const key = wanted === undefined ? undefined : canonical(wanted)
       if (this.current[part] !== undefined && part !== 'cookies') {
@@ -115,18 +122,21 @@ type AjvServerOptions = Parameters<typeof ajvCompilers>[1]
 
 // Fastify keeps its server options (with `ajv`) on a private symbol of the root instance.
 function serverAjvOptions (context: object): AjvServerOptions {
-  for (let current: object | null = context; current !== null; current = Object.getPrototypeOf(current)) {
-    const key = Object.getOwnPropertySymbols(current).find((symbol) => symbol.description === 'fastify.options')
-    if (key !== undefined) {
-      const ajv = (current as Record<symbol, { ajv?: Partial<AjvServerOptions> } | undefined>)[key]?.ajv
-      return { customOptions: ajv?.customOptions ?? {}, plugins: ajv?.plugins ?? [] } as AjvServerOptions
-    }
+  const optionsKey = (object: object): symbol | undefined =>
+    Object.getOwnPropertySymbols(object).find((symbol) => symbol.description === 'fastify.options')
+  let current = context
+  let key = optionsKey(current)
+  // Up the encapsulation chain to the root instance, which holds them.
+  while (key === undefined) {
+    current = Object.getPrototypeOf(current)
+    key = optionsKey(current)
   }
-  return { customOptions: {}, plugins: [] } as AjvServerOptions
+  // Fastify fills in `ajv: { customOptions, plugins }` when it starts.
+  return (current as Record<symbol, { ajv: AjvServerOptions }>)[key].ajv
 }
 
 function defaultCompiler (context: RouteValidation['context']): Compiler {
-  return ajvCompilers((context.getSchemas?.() ?? {}) as Parameters<typeof ajvCompilers>[0], serverAjvOptions(context)) as unknown as Compiler
+  return ajvCompilers(context.getSchemas() as Parameters<typeof ajvCompilers>[0], serverAjvOptions(context)) as unknown as Compiler
 }
 
 // Fastify lower-cases header schemas itself, except for a route with its own compiler.
@@ -140,18 +150,19 @@ function lowerCaseHeaders (schema: unknown): unknown {
   return copy
 }
 
-interface ValidationIssue { instancePath?: string, message?: string }
+interface ValidationIssue { instancePath: string, message?: string }
 
 function validationError (part: Part, issues: ValidationIssue[] | Error): Error {
   if (issues instanceof Error) return Object.assign(issues, { statusCode: 400, code: 'FST_ERR_VALIDATION', validationContext: part })
-  const message = issues.map((issue) => `${part}${issue.instancePath ?? ''} ${issue.message}`).join(', ')
+  const message = issues.map((issue) => `${part}${issue.instancePath} ${issue.message}`).join(', ')
   return Object.assign(new Error(message), { statusCode: 400, code: 'FST_ERR_VALIDATION', validation: issues, validationContext: part })
 }
 
+const requestProperty: Record<Exclude<Part, 'cookies'>, string> = { querystring: 'query', params: 'params', headers: 'headers', body: 'body' }
+
 function requestPart (request: FastifyRequest, part: Part): unknown {
-  if (part === 'querystring') return request.query
   if (part === 'cookies') return readCookies(request)
-  return (request as unknown as Record<string, unknown>)[part]
+  return (request as unknown as Record<string, unknown>)[requestProperty[part]]
 }
 
 /**
@@ -166,7 +177,7 @@ export function validatePending (validation: RouteValidation, request: FastifyRe
     if (typeof result === 'object' && result !== null && result.error !== undefined) return validationError(part, result.error)
     const value = typeof result === 'object' && result !== null && 'value' in result ? result.value : data
     if (part === 'cookies') (request as unknown as Record<symbol, unknown>)[kCookieValues] = value
-    else if (value !== data) (request as unknown as Record<string, unknown>)[part === 'querystring' ? 'query' : part] = value
+    else if (value !== data) (request as unknown as Record<string, unknown>)[requestProperty[part]] = value
   }
   return undefined
 }

@@ -86,3 +86,47 @@ test('an error from another plugin\'s onSend: a generator that replaces it is lo
   const line = log.lines.find((l) => String(l.msg).includes('after the error response was decided'))
   t.equal((line?.err as { message: string }).message, 'replaced')
 })
+
+test('Path("*") reads the wildcard of a route that has one, and is a registration error without it', async (t) => {
+  const app = await build(t)
+  const rest = depends({ rest: Path('*', Type.String()) }, ({ rest }) => rest)
+  app.get('/files/*', { dependencies: { rest } }, async (request) => request.deps)
+  t.same((await app.inject('/files/a/b.txt')).json(), { rest: 'a/b.txt' })
+
+  const other = await build(t)
+  other.get('/files', { dependencies: { rest } }, async () => 'never')
+  await t.rejects((async () => { await other.ready() })(), { code: 'FST_DEPENDS_INVALID' })
+})
+
+test('a body schema given per content type is validated as Fastify does', async (t) => {
+  const app = await build(t)
+  const plain = depends(() => 'x')
+  app.post('/', {
+    dependencies: { plain },
+    schema: { body: { content: { 'application/json': { schema: { type: 'object', properties: { a: { type: 'integer' } }, required: ['a'] } } } } }
+  }, async (request) => ({ body: request.body, deps: request.deps }))
+  t.equal((await app.inject({ method: 'POST', url: '/', payload: {} })).statusCode, 400)
+  t.same((await app.inject({ method: 'POST', url: '/', payload: { a: '2' } })).json(), { body: { a: 2 }, deps: { plain: 'x' } })
+})
+
+test('a route whose own headers schema is a boolean schema keeps working', async (t) => {
+  const app = await build(t)
+  const plain = depends(() => 'x')
+  app.get('/', { dependencies: { plain }, schema: { headers: true as never } }, async (request) => request.deps)
+  t.same((await app.inject('/')).json(), { plain: 'x' })
+})
+
+test('a custom validator compiler\'s error and value are honoured for parameters an override brings', async (t) => {
+  const app = await build(t)
+  app.setValidatorCompiler(() => (data: unknown) => {
+    const n = Number((data as { n?: string }).n)
+    return Number.isInteger(n) ? { value: { n: n * 2 } } : { error: new Error('n is not an integer') }
+  })
+  const plain = depends(() => 'plain', { name: 'plain' })
+  app.get('/', { dependencies: { value: plain } }, async (request) => request.deps)
+  await app.ready()
+  app.dependencyOverrides.set(plain, depends({ n: Query('n', Type.Integer()) }, ({ n }) => n))
+  const invalid = await app.inject('/?n=x')
+  t.same(invalid.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message: 'n is not an integer' })
+  t.same((await app.inject('/?n=21')).json(), { value: 42 }, 'the compiler\'s value replaces the query')
+})
