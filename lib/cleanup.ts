@@ -1,6 +1,7 @@
 import { DependencyErrorSwallowedError, DependencyGeneratorError, DependencyClientAbortError } from './errors'
 import type { Step } from './plan'
 import type { RequestState } from './request-state'
+import { kRequestState } from './symbols'
 import { isThenable } from './thenable'
 import { cleanupChannel, traced } from './tracing'
 
@@ -237,12 +238,21 @@ export function handlerDone (state: RequestState): void {
   }
 }
 
+type WatchedResponse = RequestState['reply']['raw'] & { [kRequestState]?: RequestState }
+
+// One listener function for every response: the state rides on the response, no closure per request.
+function onRawClose (this: WatchedResponse): void {
+  onConnectionClose(this[kRequestState] as RequestState)
+}
+
 /** Request-scoped resources must be released even when the client goes away and no onResponse comes. */
 export function watchConnection (state: RequestState): void {
-  const raw = state.reply.raw
+  const raw = state.reply.raw as WatchedResponse
   if (raw.closed) {
     onConnectionClose(state)
     return
   }
-  raw.once('close', () => onConnectionClose(state))
+  raw[kRequestState] = state
+  // 'close' comes once per response, and the response is not reused: no need for once()'s wrapper.
+  raw.on('close', onRawClose)
 }
