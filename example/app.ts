@@ -10,6 +10,7 @@ import { openDatabase, type Database } from './db'
 import { itemRoutes } from './items'
 import { migrate } from './schema'
 import { tokenIssuer, type TokenOptions } from './tokens'
+import { logSlowDependencies } from './slow-dependencies'
 import { userRoutes } from './users'
 
 export interface AppOptions {
@@ -17,6 +18,8 @@ export interface AppOptions {
   database?: Database
   tokens?: TokenOptions
   logger?: FastifyServerOptions['logger']
+  /** Log dependencies slower than this many milliseconds (tracing through diagnostics_channel). */
+  slowDependencyMs?: number
 }
 
 export async function buildApp (options: AppOptions = {}): Promise<FastifyInstance> {
@@ -28,6 +31,10 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   } catch (err) {
     await app.close()
     throw err
+  }
+  if (options.slowDependencyMs !== undefined) {
+    const stop = logSlowDependencies(app.log, options.slowDependencyMs)
+    app.addHook('onClose', async () => stop())
   }
   app.decorate('database', database)
   app.decorate('tokens', tokenIssuer(options.tokens))

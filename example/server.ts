@@ -6,7 +6,11 @@ import { SEEDED_USERS } from './schema'
 async function main (): Promise<void> {
   const external = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ''
   console.log(external ? 'Connecting to DATABASE_URL...' : 'Starting the embedded PostgreSQL (PGlite, in memory)...')
-  const app = await buildApp({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
+  const slow = process.env.SLOW_DEPENDENCY_MS
+  const app = await buildApp({
+    logger: { level: process.env.LOG_LEVEL ?? 'info' },
+    slowDependencyMs: slow === undefined ? undefined : Number(slow)
+  })
   const port = Number(process.env.PORT ?? 3000)
   let url: string
   try {
