@@ -3,17 +3,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import { build, EventLog, settle } from './helpers'
+import { build, EventLog, settle, within } from './helpers'
 import { depends } from '../lib/index'
-
-/** Rejects when `promise` has not settled within `ms`, so a lost cleanup fails instead of hanging. */
-function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 /** A generator dependency that records how it was finalized: normally, or with the error it saw (by code). */
 function recordingGenerator (events: EventLog, name: string, scope: 'request' | 'function') {

@@ -1,16 +1,8 @@
 import { test } from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { build, EventLog, logCollector } from './helpers'
+import { build, EventLog, logCollector, within } from './helpers'
 import { depends, Depends, Security, httpError } from '../lib/index'
-
-function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 test('a generator entered after the client already left is finalized with FST_DEPENDS_CLIENT_ABORTED once the handler answered', async (t) => {
   const app = await build(t)

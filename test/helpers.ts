@@ -44,3 +44,12 @@ export function logCollector (): { stream: { write: (line: string) => void }, li
   const lines: Array<Record<string, unknown>> = []
   return { stream: { write: (line: string) => { lines.push(JSON.parse(line)) } }, lines }
 }
+
+/** Rejects when `promise` has not settled within `ms`, so a lost cleanup fails a test instead of hanging it. */
+export function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

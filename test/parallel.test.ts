@@ -1,16 +1,7 @@
 import { test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { build, EventLog, settle } from './helpers'
+import { build, EventLog, settle, within } from './helpers'
 import { depends, httpError } from '../lib/index'
-
-/** Rejects when `promise` has not settled within `ms`, so a broken scheduler fails instead of hanging. */
-function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 function delayed (events: EventLog, name: string, ms: number) {
   return depends(async () => {

@@ -2,16 +2,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { test, type Test } from 'tap'
-import { build, EventLog, logCollector, settle } from './helpers'
+import { build, EventLog, logCollector, settle, within } from './helpers'
 import { depends, httpError } from '../lib/index'
-
-function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 /** Collects unhandledRejection/uncaughtException while the test runs; assert on it at the end. */
 function watchProcess (t: Test): string[] {

@@ -4,17 +4,8 @@ import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { test } from 'tap'
-import { build, EventLog, settle } from './helpers'
+import { build, EventLog, settle, within } from './helpers'
 import fastifyDepends, { depends, type Dependency } from '../lib/index'
-
-/** Rejects when `promise` has not settled within `ms`, so a lost cleanup fails instead of hanging. */
-function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 /** Records `name:enter`, then `name:exit` or `name:saw <code or message>`: one line per finalization. */
 function recording (events: EventLog, name: string, scope: 'request' | 'function'): Dependency<string> {
