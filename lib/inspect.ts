@@ -1,3 +1,4 @@
+import { DependencyKind } from './dependency'
 import type { Plan, Step, TreeNode } from './plan'
 
 export interface PrintDependenciesOptions {
@@ -12,7 +13,7 @@ function describe (step: Step, index: number): string {
     notes.push(definition.param.name === undefined ? 'body' : `${definition.param.in} "${definition.param.name}"`)
   } else if (definition.scheme !== undefined) {
     notes.push(`scheme ${definition.scheme.schemeName}`)
-  } else if (step.kind !== 0) {
+  } else if (step.kind !== DependencyKind.Plain) {
     notes.push(step.functionScope ? 'function scope' : 'request scope')
   }
   if (step.securityScopes.scopes.length > 0) notes.push(`scopes: ${step.securityScopes.scopeStr}`)

@@ -7,8 +7,6 @@ export const kDependency = Symbol('fastify-depends.dependency')
 export const kDependencyUse = Symbol('fastify-depends.use')
 /** Per-context list of `addDependencies` lists, outermost first. */
 export const kContextDependencies = Symbol('fastify-depends.context-dependencies')
-/** Marks a context (and its ancestors) once a route with dependencies was declared in it. */
-export const kContextHasRoutes = Symbol('fastify-depends.context-has-routes')
 /** The plugin's registry of compiled routes, on the root instance. */
 export const kRegistry = Symbol('fastify-depends.registry')
 /** Per-request resolution state. */

@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
+import { DependencyKind } from './dependency'
 import type { Step } from './plan'
 import type { RequestState } from './request-state'
 
@@ -36,7 +37,7 @@ function contextFor (state: RequestState, step: Step): DependencyTraceContext {
   return {
     dependency: step.name,
     route: state.plan.route,
-    scope: step.kind === 0 ? undefined : (step.functionScope ? 'function' : 'request'),
+    scope: step.kind === DependencyKind.Plain ? undefined : (step.functionScope ? 'function' : 'request'),
     requestId: state.request.id,
     start: performance.now(),
     duration: undefined,

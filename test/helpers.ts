@@ -46,7 +46,7 @@ export function logCollector (): { stream: { write: (line: string) => void }, li
 }
 
 /** Rejects when `promise` has not settled within `ms`, so a lost cleanup fails a test instead of hanging it. */
-export function within<T> (promise: Promise<T>, label: string, ms = 2000): Promise<T> {
+export function within<T> (promise: Promise<T>, label: string, ms = 5000): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out waiting for ${label}`)), ms)

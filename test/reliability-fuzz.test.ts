@@ -201,7 +201,7 @@ function rawRequest (port: number, bytes: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port })
     let received = ''
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer within 2 s')) }, 2000)
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer within 10 s')) }, 10000)
     socket.on('data', (chunk) => { received += chunk.toString('latin1') })
     socket.on('error', () => {})
     socket.on('close', () => {
