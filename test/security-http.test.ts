@@ -1,57 +1,10 @@
-import type { FastifyInstance, InjectOptions } from 'fastify'
-import { test, type Test } from 'tap'
-import { build } from './helpers'
-import { HTTPBearer, HTTPBasic, HTTPDigest, HTTPBase, type Dependency } from '../lib/index'
-
-const NOT_AUTHENTICATED = { statusCode: 401, error: 'Unauthorized', message: 'Not authenticated' }
-
-/** GET /x provides the scheme's value as `{ value }`, or `{ isUndefined: true }`. */
-async function schemeApp (t: Test, scheme: Dependency<unknown>): Promise<FastifyInstance> {
-  const app = await build(t)
-  app.get('/x', { dependencies: { credentials: scheme } }, async (request) => {
-    const value = request.deps.credentials
-    return value === undefined ? { isUndefined: true } : { value }
-  })
-  return app
-}
-
-function auth (authorization: string): InjectOptions {
-  return { url: '/x', headers: { authorization } }
-}
+import type { InjectOptions } from 'fastify'
+import { test } from 'tap'
+import { NOT_AUTHENTICATED, auth, givesUndefined, noAuthorization, provides, rejects, schemeApp } from './helpers-security'
+import { HTTPBearer, HTTPBasic, HTTPDigest, HTTPBase } from '../lib/index'
 
 function basic (userPass: string): InjectOptions {
   return auth(`Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`)
-}
-
-const noAuthorization: InjectOptions = { url: '/x' }
-
-async function provides (t: Test, app: FastifyInstance, cases: Array<[InjectOptions, unknown]>): Promise<void> {
-  for (const [request, expected] of cases) {
-    const res = await app.inject(request)
-    const label = JSON.stringify(request)
-    t.equal(res.statusCode, 200, label)
-    t.strictSame(res.json(), { value: expected }, label)
-    t.equal(res.headers['www-authenticate'], undefined, label)
-  }
-}
-
-async function rejects (t: Test, app: FastifyInstance, requests: InjectOptions[], challenge: string): Promise<void> {
-  for (const request of requests) {
-    const res = await app.inject(request)
-    const label = JSON.stringify(request)
-    t.equal(res.statusCode, 401, label)
-    t.equal(res.headers['www-authenticate'], challenge, label)
-    t.strictSame(res.json(), NOT_AUTHENTICATED, label)
-  }
-}
-
-async function givesUndefined (t: Test, app: FastifyInstance, requests: InjectOptions[]): Promise<void> {
-  for (const request of requests) {
-    const res = await app.inject(request)
-    const label = JSON.stringify(request)
-    t.equal(res.statusCode, 200, label)
-    t.strictSame(res.json(), { isUndefined: true }, label)
-  }
 }
 
 test('HTTPBearer provides { scheme, credentials } with the scheme as sent and the credentials trimmed', async (t) => {

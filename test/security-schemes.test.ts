@@ -1,63 +1,12 @@
 import cookiePlugin from '@fastify/cookie'
 import type { FastifyInstance, InjectOptions } from 'fastify'
-import { test, type Test } from 'tap'
+import { test } from 'tap'
 import { build } from './helpers'
+import { auth, givesUndefined, noAuthorization, provides, rejects, schemeApp } from './helpers-security'
 import {
   Depends, Security, OAuth2PasswordBearer, OAuth2AuthorizationCodeBearer, OAuth2, OpenIdConnect,
-  APIKeyHeader, APIKeyQuery, APIKeyCookie, type Dependency
+  APIKeyHeader, APIKeyQuery, APIKeyCookie
 } from '../lib/index'
-
-const NOT_AUTHENTICATED = { statusCode: 401, error: 'Unauthorized', message: 'Not authenticated' }
-
-/** GET /x provides the scheme's value as `{ value }`, or `{ isUndefined: true }`. */
-async function schemeApp (t: Test, scheme: Dependency<unknown>, before?: (app: FastifyInstance) => Promise<void>): Promise<FastifyInstance> {
-  const app = await build(t)
-  if (before !== undefined) await before(app)
-  app.get('/x', { dependencies: { credentials: scheme } }, async (request) => {
-    const value = request.deps.credentials
-    return value === undefined ? { isUndefined: true } : { value }
-  })
-  return app
-}
-
-function auth (authorization: string): InjectOptions {
-  return { url: '/x', headers: { authorization } }
-}
-
-/** Every request answers 200 with the value. */
-async function provides (t: Test, app: FastifyInstance, cases: Array<[InjectOptions, unknown]>): Promise<void> {
-  for (const [request, expected] of cases) {
-    const res = await app.inject(request)
-    const label = JSON.stringify(request)
-    t.equal(res.statusCode, 200, label)
-    t.strictSame(res.json(), { value: expected }, label)
-    t.equal(res.headers['www-authenticate'], undefined, label)
-  }
-}
-
-/** Every request answers 401 with Fastify's error body and the challenge. */
-async function rejects (t: Test, app: FastifyInstance, requests: InjectOptions[], challenge: string): Promise<void> {
-  for (const request of requests) {
-    const res = await app.inject(request)
-    const label = JSON.stringify(request)
-    t.equal(res.statusCode, 401, label)
-    t.equal(res.headers['www-authenticate'], challenge, label)
-    t.strictSame(res.json(), NOT_AUTHENTICATED, label)
-  }
-}
-
-/** Every request answers 200 with an `undefined` value. */
-async function givesUndefined (t: Test, app: FastifyInstance, requests: InjectOptions[]): Promise<void> {
-  for (const request of requests) {
-    const res = await app.inject(request)
-    const label = JSON.stringify(request)
-    t.equal(res.statusCode, 200, label)
-    t.strictSame(res.json(), { isUndefined: true }, label)
-    t.equal(res.headers['www-authenticate'], undefined, label)
-  }
-}
-
-const noAuthorization: InjectOptions = { url: '/x' }
 
 test('OAuth2PasswordBearer provides the token after the first space, trimmed, with a case-insensitive scheme', async (t) => {
   const app = await schemeApp(t, OAuth2PasswordBearer({ tokenUrl: '/token' }))
