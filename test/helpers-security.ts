@@ -52,5 +52,6 @@ export async function givesUndefined (t: Test, app: FastifyInstance, requests: I
     const label = JSON.stringify(request)
     t.equal(res.statusCode, 200, label)
     t.strictSame(res.json(), { isUndefined: true }, label)
+    t.equal(res.headers['www-authenticate'], undefined, label)
   }
 }
