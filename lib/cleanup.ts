@@ -3,6 +3,7 @@ import type { Step } from './plan'
 import type { RequestState } from './request-state'
 import { kRequestState } from './symbols'
 import { isThenable } from './thenable'
+import { Phase, definePhase, waitFor } from './continuation'
 import { cleanupChannel, traced } from './tracing'
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
@@ -42,27 +43,24 @@ function cleanupReturned (state: RequestState, step: Step, generator: AnyGenerat
   }
 }
 
-async function continueUnwind (state: RequestState, stack: unknown[], step: Step, generator: AnyGenerator, pending: PromiseLike<IteratorResult<unknown>>): Promise<void> {
-  try {
-    cleanupReturned(state, step, generator, await pending)
-  } catch (err) {
-    cleanupThrew(state, step, err)
-  }
-  const rest = unwind(state, stack)
-  if (rest !== undefined) await rest
-}
-
 function resume (state: RequestState, generator: AnyGenerator): unknown {
   return state.failing ? generator.throw(state.error) : generator.next()
 }
 
 /**
- * Resumes the generators of one exit stack, newest first, each exactly once (it is popped
- * before it runs): with `next()`, or with `throw(state.error)` while `state.failing`.
- * Synchronous while the generators are.
+ * Resumes the entered generators, newest first, each exactly once (it is popped before it runs):
+ * with `next()`, or with `throw(state.error)` while `state.failing`. The function-scoped ones,
+ * then, when `state.unwindRequestStack`, the request-scoped ones (FastAPI's two stacks).
+ * `true` when all finished synchronously; `false` when one is pending: the unwind goes on when it
+ * settles and ends in `finishUnwind()`.
  */
-function unwind (state: RequestState, stack: unknown[]): Promise<void> | undefined {
-  while (stack.length > 0) {
+function unwindStacks (state: RequestState): boolean {
+  for (;;) {
+    let stack = state.functionStack
+    if (stack === null || stack.length === 0) {
+      stack = state.unwindRequestStack ? state.requestStack : null
+      if (stack === null || stack.length === 0) return true
+    }
     const step = stack.pop() as Step
     const generator = stack.pop() as AnyGenerator
     let result: unknown
@@ -72,24 +70,71 @@ function unwind (state: RequestState, stack: unknown[]): Promise<void> | undefin
       cleanupThrew(state, step, err)
       continue
     }
-    if (isThenable(result)) return continueUnwind(state, stack, step, generator, result as PromiseLike<IteratorResult<unknown>>)
+    if (isThenable(result)) {
+      state.unwindStep = step
+      state.unwindGenerator = generator
+      waitFor(state, Phase.Cleanup, result)
+      return false
+    }
     cleanupReturned(state, step, generator, result as IteratorResult<unknown>)
   }
-  return undefined
 }
 
-function unwindRequestStack (state: RequestState): Promise<void> | undefined {
-  return state.requestStack === null ? undefined : unwind(state, state.requestStack)
-}
+/** What follows an unwind: building the error response, the rest of onSend, or the end of onResponse. */
+const After = { Failure: 0, FunctionScope: 1, RequestScope: 2 } as const
+type AfterValue = typeof After[keyof typeof After]
 
-/** Function scope first, then request scope (FastAPI's two stacks). */
-function unwindAll (state: RequestState): Promise<void> | undefined {
-  if (state.functionStack !== null) {
-    const pending = unwind(state, state.functionStack)
-    if (pending !== undefined) return pending.then(() => unwindRequestStack(state))
+/**
+ * Unwinds, then goes on with `after` (and `done`, and `extra`: the payload or the abort error).
+ * Stored on the state rather than in a closure: the request path allocates none for this.
+ */
+function startUnwind (state: RequestState, requestStackToo: boolean, after: AfterValue, done: Function | undefined, extra: unknown): void {
+  state.unwindRequestStack = requestStackToo
+  state.unwindAfter = after
+  state.unwindDone = done
+  state.unwindExtra = extra
+  if (unwindStacks(state)) {
+    finishUnwind(state)
+    return
   }
-  return unwindRequestStack(state)
+  state.unwinding = true
 }
+
+function finishUnwind (state: RequestState): void {
+  // Read before going on: what follows may start another unwind.
+  const done = state.unwindDone
+  const extra = state.unwindExtra
+  state.unwindDone = undefined
+  state.unwindExtra = undefined
+  if (state.unwindAfter === After.Failure) (done as (err: unknown) => void)(finalError(state))
+  else if (state.unwindAfter === After.FunctionScope) afterFunctionScope(state, extra, done as (err: unknown, payload?: unknown) => void)
+  else reportAfterResponse(state, extra, done as (() => void) | undefined)
+}
+
+function continueUnwind (state: RequestState): void {
+  try {
+    if (!unwindStacks(state)) return
+    state.unwinding = false
+    finishUnwind(state)
+    // Finalizations asked for meanwhile, in order; each may start (and await) an unwind of its own.
+    const waiting = state.unwindWaiting
+    if (waiting === null) return
+    while (waiting.length > 0 && !state.unwinding) (waiting.shift() as () => void)()
+    /* c8 ignore start */
+  } catch (err) {
+    // Nothing else would see it: this runs in a promise callback.
+    state.request.log.error({ err }, 'fastify-depends: cleanup bookkeeping failed')
+  }
+  /* c8 ignore stop */
+}
+
+definePhase(Phase.Cleanup, function cleanupFulfilled (state, result) {
+  cleanupReturned(state, state.unwindStep as Step, state.unwindGenerator as AnyGenerator, result as IteratorResult<unknown>)
+  continueUnwind(state)
+}, function cleanupRejected (state, err) {
+  cleanupThrew(state, state.unwindStep as Step, err)
+  continueUnwind(state)
+})
 
 /**
  * One unwind at a time per request: a finalization asked for while an asynchronous one runs
@@ -97,17 +142,10 @@ function unwindAll (state: RequestState): Promise<void> | undefined {
  * so LIFO order holds and every generator sees one error.
  */
 function busy (state: RequestState, retry: () => void): boolean {
-  if (state.unwinding === null) return false
-  state.unwinding.then(retry)
+  if (!state.unwinding) return false
+  if (state.unwindWaiting === null) state.unwindWaiting = []
+  state.unwindWaiting.push(retry)
   return true
-}
-
-function afterUnwind (state: RequestState, pending: Promise<void>, next: () => void): void {
-  const tracked: Promise<void> = pending.then(() => {
-    state.unwinding = null
-    next()
-  }).catch(/* c8 ignore next */ (err: unknown) => state.request.log.error({ err }, 'fastify-depends: cleanup bookkeeping failed'))
-  state.unwinding = tracked
 }
 
 function asError (value: unknown): unknown {
@@ -139,9 +177,7 @@ export function failBeforeResponse (state: RequestState, err: unknown, done: (er
   state.requestScopeClosing = true
   state.swallowedBy = null
   fail(state, err, null)
-  const pending = unwindAll(state)
-  if (pending === undefined) done(finalError(state))
-  else afterUnwind(state, pending, () => done(finalError(state)))
+  startUnwind(state, true, After.Failure, done, undefined)
 }
 
 /** Whether any generator is still waiting for its cleanup. */
@@ -158,10 +194,7 @@ export function finalizeFunctionScope (state: RequestState, payload: unknown, do
   // No unwind can be in flight here: every one starts by marking the request responded, and
   // onSend skips responded requests.
   state.responded = true
-  const stack = state.functionStack
-  const pending = stack === null ? undefined : unwind(state, stack)
-  if (pending === undefined) afterFunctionScope(state, payload, done)
-  else afterUnwind(state, pending, () => afterFunctionScope(state, payload, done))
+  startUnwind(state, false, After.FunctionScope, done, payload)
 }
 
 function afterFunctionScope (state: RequestState, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
@@ -191,9 +224,7 @@ export function finalizeRequestScope (state: RequestState, done?: () => void): v
     ? state.streamError ?? new DependencyClientAbortError('The connection closed before the response was sent completely')
     : undefined
   if (abort !== undefined) fail(state, abort, null)
-  const pending = unwindAll(state)
-  if (pending === undefined) reportAfterResponse(state, abort, done)
-  else afterUnwind(state, pending, () => reportAfterResponse(state, abort, done))
+  startUnwind(state, true, After.RequestScope, done, abort)
 }
 
 function reportAfterResponse (state: RequestState, abort: unknown, done: (() => void) | undefined): void {

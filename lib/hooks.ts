@@ -7,6 +7,7 @@ import { kRequestState } from './symbols'
 import { serverTimingHeader } from './tracing'
 import { validatePending, type RouteValidation } from './validation'
 import { isThenable } from './thenable'
+import { Phase, definePhase, waitForHandler } from './continuation'
 
 /** What the hooks of one route read: the plan is swapped when overrides change. */
 export interface RouteState {
@@ -55,23 +56,8 @@ export function createResolveHook (route: RouteState) {
     }
     // The state onRequest started (security schemes done), or a new one.
     const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, request, reply)
-    const plan = state.plan
-    let pending: Promise<void> | undefined
-    try {
-      pending = plan.parallel ? resolveParallel(state) : resolveSequential(state)
-    } catch (err) {
-      failBeforeResponse(state, err, done)
-      return
-    }
-    if (pending === undefined) {
-      (request as StatefulRequest).deps = plan.buildDeps(state.slots)
-      done()
-    } else {
-      pending.then(() => {
-        (request as StatefulRequest).deps = plan.buildDeps(state.slots)
-        done()
-      }, (err: unknown) => failBeforeResponse(state, err, done))
-    }
+    if (state.plan.parallel) resolveParallel(state, done)
+    else resolveSequential(state, done)
   }
 }
 
@@ -138,17 +124,13 @@ export function errorHook (request: FastifyRequest, _reply: FastifyReply, error:
   })
 }
 
-async function awaitHandler (state: RequestState, result: PromiseLike<unknown>): Promise<unknown> {
-  let value: unknown
-  try {
-    value = await result
-  } catch (err) {
-    handlerDone(state)
-    throw await new Promise((resolve) => failBeforeResponse(state, err, resolve))
-  }
+definePhase(Phase.Handler, function handlerFulfilled (state, value) {
   handlerDone(state)
   return value
-}
+}, function handlerRejected (state, err) {
+  handlerDone(state)
+  return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
+})
 
 /**
  * The handler, wrapped so that its error is thrown into the generators before Fastify's
@@ -168,7 +150,7 @@ export function wrapHandler (handler: RouteHandlerMethod): RouteHandlerMethod {
       handlerDone(state)
       return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
     }
-    if (isThenable(result)) return awaitHandler(state, result)
+    if (isThenable(result)) return waitForHandler(state, result)
     handlerDone(state)
     return result
   } as RouteHandlerMethod

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DependencyContext } from './dependency'
 import type { Plan, Step } from './plan'
+import type { PhaseValue } from './continuation'
 import { NO_SCOPES } from './scopes'
 import { isTraced } from './tracing'
 
@@ -23,8 +24,17 @@ export class RequestState {
   failing = false
   /** That error. */
   error: unknown = undefined
-  /** The asynchronous unwind in progress: a second one waits for it. */
-  unwinding: Promise<void> | null = null
+  /** An unwind is waiting on a generator's cleanup: a second one waits for it (`unwindWaiting`). */
+  unwinding = false
+  unwindWaiting: (() => void)[] | null = null
+  /** The unwind in progress: whether it goes on to the request scope, what follows it, and with what. */
+  unwindRequestStack = false
+  unwindAfter = 0
+  unwindDone: Function | undefined = undefined
+  unwindExtra: unknown = undefined
+  /** The generator whose asynchronous cleanup the unwind waits for, and its step. */
+  unwindStep: Step | null = null
+  unwindGenerator: unknown = undefined
   /** The step whose cleanup raised `error` (for logs); `null` when it came from elsewhere. */
   errorStep: Step | null = null
   /** The step that swallowed an error, and that error. */
@@ -49,6 +59,17 @@ export class RequestState {
   hasDeferredError = false
   /** Request-scope cleanup asked for while the handler ran: its continuation. */
   deferredRequestScope: (() => void) | null = null
+
+  /** What the pending promise of resolution or cleanup is for (continuation.ts); the callbacks, made on the first wait; the handler's own. */
+  phase: PhaseValue = 0
+  fulfilled: ((value: unknown) => unknown) | null = null
+  rejected: ((err: unknown) => unknown) | null = null
+  handlerFulfilled: ((value: unknown) => unknown) | null = null
+  handlerRejected: ((err: unknown) => unknown) | null = null
+  /** Sequential resolution: the preHandler's `done`, the next position in the order, the step waited for. */
+  resolvedDone: ((err?: unknown) => void) | null = null
+  position = 0
+  waitingStep = 0
 
   /** Tracing subscribers or Server-Timing: every step goes through `traced()`. */
   readonly traced: boolean

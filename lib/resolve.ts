@@ -3,11 +3,13 @@ import { DependencyGeneratorError } from './errors'
 import type { Step } from './plan'
 import type { RequestState } from './request-state'
 import { NO_SCOPES } from './scopes'
-import { watchConnection } from './cleanup'
+import { failBeforeResponse, watchConnection } from './cleanup'
+import { Phase, definePhase, waitFor } from './continuation'
 import { isThenable } from './thenable'
 import { resolveChannel, traced } from './tracing'
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
+type Done = (err?: unknown) => void
 
 function contextFor (state: RequestState, step: Step): DependencyContext {
   if (step.securityScopes === NO_SCOPES) return state.ctx
@@ -32,55 +34,90 @@ function enter (state: RequestState, step: Step, generator: AnyGenerator, first:
   return first.value
 }
 
-async function settleValue (state: RequestState, index: number, pending: PromiseLike<unknown>): Promise<void> {
-  state.slots[index] = await pending
+/** Step `index`'s value arrived: a generator (waiting in its slot) is entered with its first result. */
+function settle (state: RequestState, index: number, value: unknown): void {
+  const step = state.plan.steps[index]
+  state.slots[index] = step.kind === DependencyKind.Plain ? value : enter(state, step, state.slots[index] as AnyGenerator, value as IteratorResult<unknown>)
 }
 
-async function settleGenerator (state: RequestState, index: number, generator: AnyGenerator, pending: PromiseLike<IteratorResult<unknown>>): Promise<void> {
-  state.slots[index] = enter(state, state.plan.steps[index], generator, await pending)
-}
-
-/** Runs step `index`; `undefined` when its value is already in its slot, else a promise that puts it there. */
-function runStep (state: RequestState, index: number): Promise<void> | undefined {
+/** Runs step `index`; `undefined` when its value is already in its slot, else what to wait for before `settle()`. */
+function runStep (state: RequestState, index: number): PromiseLike<unknown> | undefined {
   if (state.traced) return traced(state, state.plan.steps[index], resolveChannel, true, () => startStep(state, index))
   return startStep(state, index)
 }
 
-function startStep (state: RequestState, index: number): Promise<void> | undefined {
+function startStep (state: RequestState, index: number): PromiseLike<unknown> | undefined {
   const step = state.plan.steps[index]
   const result = step.fn(step.buildInputs(state.slots), contextFor(state, step))
   if (step.kind === DependencyKind.Plain) {
     // Fastify's reply is a thenable that settles once the response is sent: it is a value here.
-    if (result !== state.reply && isThenable(result)) return settleValue(state, index, result)
+    if (result !== state.reply && isThenable(result)) return result
     state.slots[index] = result
     return undefined
   }
   const generator = result as AnyGenerator
   const first = generator.next()
-  if (isThenable(first)) return settleGenerator(state, index, generator, first)
+  if (isThenable(first)) {
+    state.slots[index] = generator
+    return first
+  }
   state.slots[index] = enter(state, step, generator, first)
   return undefined
 }
 
-async function continueSequential (state: RequestState, order: readonly number[], from: number, pending: Promise<void>): Promise<void> {
-  await pending
-  for (let k = from; k < order.length; k++) {
-    const next = runStep(state, order[k])
-    if (next !== undefined) await next
+/**
+ * Runs the steps from `state.position` on. `true` when they all finished synchronously; `false`
+ * when one is pending: resolution goes on when it settles and ends in `resolved()` or a failure.
+ */
+function advance (state: RequestState): boolean {
+  const order = state.earlyDone ? state.plan.late : state.plan.all
+  while (state.position < order.length) {
+    const index = order[state.position++]
+    const pending = runStep(state, index)
+    if (pending !== undefined) {
+      state.waitingStep = index
+      waitFor(state, Phase.Step, pending)
+      return false
+    }
   }
+  return true
 }
 
-/**
- * Resolves the plan in order. Stays synchronous (returns `undefined`, creates no promise) for as
- * long as every dependency does; throws or rejects with the first error.
- */
-export function resolveSequential (state: RequestState): Promise<void> | undefined {
-  const order = state.earlyDone ? state.plan.late : state.plan.all
-  for (let k = 0; k < order.length; k++) {
-    const pending = runStep(state, order[k])
-    if (pending !== undefined) return continueSequential(state, order, k + 1, pending)
+function resolved (state: RequestState): void {
+  state.request.deps = state.plan.buildDeps(state.slots)
+  ;(state.resolvedDone as Done)()
+}
+
+function failed (state: RequestState, err: unknown): void {
+  failBeforeResponse(state, err, state.resolvedDone as Done)
+}
+
+definePhase(Phase.Step, function stepFulfilled (state, value) {
+  try {
+    settle(state, state.waitingStep, value)
+    if (!advance(state)) return
+  } catch (err) {
+    failed(state, err)
+    return
   }
-  return undefined
+  resolved(state)
+}, failed)
+
+/**
+ * Resolves the plan in order, then sets `request.deps` and calls `done` (or fails with the first
+ * error). Synchronous, with no promise and no closure, for as long as every dependency is; the
+ * first asynchronous one makes the request's two callbacks, and every later wait reuses them.
+ */
+export function resolveSequential (state: RequestState, done: Done): void {
+  state.resolvedDone = done
+  state.position = 0
+  try {
+    if (!advance(state)) return
+  } catch (err) {
+    failed(state, err)
+    return
+  }
+  resolved(state)
 }
 
 /** onRequest: runs the security schemes, which are synchronous and read only raw request data. */
@@ -99,15 +136,11 @@ async function runWhenReady (state: RequestState, index: number, run: ParallelRu
   const inputs = state.plan.steps[index].inputSteps
   for (const input of inputs) await run.pending[input]
   if (run.failed) return
-  await runStep(state, index)
+  const pending = runStep(state, index)
+  if (pending !== undefined) settle(state, index, await pending)
 }
 
-/**
- * Resolves the plan letting independent steps overlap: each starts once its inputs are ready.
- * After a failure no new step starts, and it waits for those in flight so every entered
- * generator is on its stack before cleanup begins.
- */
-export async function resolveParallel (state: RequestState): Promise<void> {
+async function runParallel (state: RequestState): Promise<void> {
   const count = state.plan.steps.length
   const run: ParallelRun = { pending: new Array(count), failed: false, error: undefined }
   const fail = (err: unknown): void => {
@@ -122,4 +155,14 @@ export async function resolveParallel (state: RequestState): Promise<void> {
   }
   await Promise.allSettled(run.pending)
   if (run.failed) throw run.error
+}
+
+/**
+ * Resolves the plan letting independent steps overlap: each starts once its inputs are ready.
+ * After a failure no new step starts, and it waits for those in flight so every entered
+ * generator is on its stack before cleanup begins.
+ */
+export function resolveParallel (state: RequestState, done: Done): void {
+  state.resolvedDone = done
+  runParallel(state).then(() => resolved(state), (err: unknown) => failed(state, err))
 }

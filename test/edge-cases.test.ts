@@ -194,3 +194,29 @@ test('a synchronous handler throw: with no generator it goes straight on, with o
   t.same([a.statusCode, b.statusCode], [409, 409])
   t.same(events, ['gen:saw sync conflict'])
 })
+
+test('thenables that are not promises, even ones that call back at once, are awaited like promises, in order', async (t) => {
+  const app = await build(t)
+  const events = new EventLog()
+  // Calls its callback inside then(): resolution must not go on before it returned.
+  const eager = (value: unknown) => ({ then (resolve: (value: unknown) => void) { events.record(`then ${String(value)}`); resolve(value) } })
+  const session = depends(function * session () {
+    events.record('session:enter')
+    yield 'session'
+    events.record('session:exit')
+  })
+  const first = depends(() => eager(1), { name: 'first' })
+  const second = depends({ first, session }, ({ first }) => {
+    events.record(`second sees ${String(first)}`)
+    return eager(2)
+  }, { name: 'second' })
+  app.get('/', { dependencies: { first, second } }, (request) => {
+    events.record('handler')
+    return eager({ deps: request.deps })
+  })
+  const res = await app.inject('/')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { deps: { first: 1, second: 2 } })
+  await events.until('session:exit')
+  t.same(events.list(), ['then 1', 'session:enter', 'second sees 1', 'then 2', 'handler', 'then [object Object]', 'session:exit'])
+})
