@@ -234,34 +234,51 @@ export interface MacroOptions extends LoadOptions {
   readonly maxForeign: number
   /** ... this many repeats at most in the whole group. */
   readonly retries: number
+  /** Fresh sets of server processes, each timed for `rounds` rounds. */
+  readonly processes: number
   readonly log: (line: string) => void
 }
 
-/** Starts the group's servers, checks them, warms them up and times them in alternating rounds. */
+/**
+ * Times the group's servers in alternating rounds, `processes` times over, each time with fresh
+ * server processes: on a shared machine two processes of the same server can differ by 20% for
+ * their whole life (where the scheduler and the JIT put them), which rounds alone do not even out.
+ * Each set starts the servers in a rotated order, and each round rotates which server goes first.
+ */
 export async function runGroup (group: Group, options: MacroOptions): Promise<GroupResult> {
-  const running = await Promise.all(group.targets.map(async (target) => await startTarget(target, options.dist)))
-  try {
-    const problems = await checkResponses(group, running)
-    if (problems.length > 0) throw new Error(`${group.name}: responses differ\n  ${problems.join('\n  ')}`)
-    options.log(`${group.name}: ${running.length} servers answer alike (${group.checks.length} requests each)${options.warmup > 0 ? '; warming up' : ''}`)
-    if (options.warmup > 0) for (const r of running) await load(r, group, { connections: options.connections, duration: options.warmup })
-    const samples: Sample[][] = running.map(() => [])
-    let retriesLeft = options.retries
-    for (let round = 0; round < options.rounds; round++) {
-      for (let i = 0; i < running.length; i++) {
-        let sample = await load(running[i], group, options)
-        // Another process took CPU during the round: repeat it, within the group's budget of repeats.
-        while (retriesLeft > 0 && sample.foreign > options.maxForeign) {
-          retriesLeft--
-          options.log(`  round ${round + 1}/${options.rounds} ${running[i].target.id.padEnd(5)} disturbed (${sample.foreign.toFixed(2)} cores used by other processes), repeating`)
-          sample = await load(running[i], group, options)
-        }
-        samples[i].push(sample)
-        options.log(`  round ${round + 1}/${options.rounds} ${running[i].target.id.padEnd(5)} ${Math.round(sample.rps).toString().padStart(7)} req/s  ${sample.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req  p99 ${sample.p99} ms  other load ${sample.foreign.toFixed(2)} cores${sample.failures > 0 ? `  ${sample.failures} FAILED` : ''}`)
-      }
+  const samples: Sample[][] = group.targets.map(() => [])
+  const budget = { retriesLeft: options.retries }
+  for (let set = 0; set < options.processes; set++) {
+    const order = group.targets.map((_, i) => (i + set) % group.targets.length)
+    const running: RunningTarget[] = new Array(group.targets.length)
+    try {
+      for (const i of order) running[i] = await startTarget(group.targets[i], options.dist)
+      await timeSet(group, running, samples, budget, set, options)
+    } finally {
+      await Promise.all(running.filter((r) => r !== undefined).map(async (r) => await r.stop()))
     }
-    return { group, results: running.map((r, i) => ({ target: r.target, samples: samples[i] })) }
-  } finally {
-    await Promise.all(running.map(async (r) => await r.stop()))
+  }
+  return { group, results: group.targets.map((target, i) => ({ target, samples: samples[i] })) }
+}
+
+async function timeSet (group: Group, running: readonly RunningTarget[], samples: Sample[][], budget: { retriesLeft: number }, set: number, options: MacroOptions): Promise<void> {
+  const problems = await checkResponses(group, running)
+  if (problems.length > 0) throw new Error(`${group.name}: responses differ\n  ${problems.join('\n  ')}`)
+  const label = options.processes > 1 ? ` (process set ${set + 1}/${options.processes})` : ''
+  options.log(`${group.name}${label}: ${running.length} servers answer alike (${group.checks.length} requests each)${options.warmup > 0 ? '; warming up' : ''}`)
+  if (options.warmup > 0) for (const r of running) await load(r, group, { connections: options.connections, duration: options.warmup })
+  for (let round = 0; round < options.rounds; round++) {
+    for (let k = 0; k < running.length; k++) {
+      const i = (k + round) % running.length
+      let sample = await load(running[i], group, options)
+      // Another process took CPU during the round: repeat it, within the group's budget of repeats.
+      while (budget.retriesLeft > 0 && sample.foreign > options.maxForeign) {
+        budget.retriesLeft--
+        options.log(`  round ${round + 1}/${options.rounds} ${running[i].target.id.padEnd(5)} disturbed (${sample.foreign.toFixed(2)} cores used by other processes), repeating`)
+        sample = await load(running[i], group, options)
+      }
+      samples[i].push(sample)
+      options.log(`  round ${round + 1}/${options.rounds} ${running[i].target.id.padEnd(5)} ${Math.round(sample.rps).toString().padStart(7)} req/s  ${sample.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req  p99 ${sample.p99} ms  other load ${sample.foreign.toFixed(2)} cores${sample.failures > 0 ? `  ${sample.failures} FAILED` : ''}`)
+    }
   }
 }

@@ -1,5 +1,6 @@
 // `npm run bench` (full: a few minutes, goals checked) and `npm run bench:quick` (CI smoke: a few
-// seconds, numbers printed but never asserted). Options: --rounds=N --duration=S --warmup=S
+// seconds, numbers printed but never asserted). Options: --processes=N (fresh sets of server
+// processes, each timed for --rounds) --rounds=N --duration=S --warmup=S
 // --connections=N --only=W1,W2 --no-macro --no-micro --no-assert --json=FILE --dist (the (b)
 // servers load fastify-depends from dist/, the tsc build users run: `npm run build` first)
 // --max-other-load=CORES --retries=N (a round during which other processes used more than CORES
@@ -20,6 +21,7 @@ import { fixed, int, median, mib, ns, percent, table } from './report'
 interface Options {
   readonly quick: boolean
   readonly rounds: number
+  readonly processes: number
   readonly duration: number
   readonly warmup: number
   readonly connections: number
@@ -45,9 +47,10 @@ function parseOptions (argv: readonly string[]): Options {
   const quick = argv.includes('--quick')
   return {
     quick,
-    rounds: number('rounds', quick ? 1 : 5),
+    rounds: number('rounds', quick ? 1 : 4),
+    processes: Math.max(1, number('processes', quick ? 1 : 4)),
     // autocannon runs for whole seconds.
-    duration: number('duration', quick ? 1 : 5),
+    duration: number('duration', quick ? 1 : 3),
     warmup: number('warmup', quick ? 0 : 3),
     connections: number('connections', 10),
     groups: value('only')?.split(',').map((g) => g.trim().toUpperCase()),
@@ -202,7 +205,7 @@ async function main (): Promise<void> {
       groups.push(await runGroup(group, { ...options, log }))
     }
     const pace = options.rate === undefined ? 'as fast as possible' : `at a fixed ${int(options.rate)} req/s`
-    print(`## HTTP: ${options.connections} connections ${pace}, ${options.rounds} round(s) of ${options.duration} s per server, alternating, after ${options.warmup} s of warm-up\n`)
+    print(`## HTTP: ${options.connections} connections ${pace}; ${options.processes} set(s) of fresh server processes, each warmed up for ${options.warmup} s, then ${options.rounds} round(s) of ${options.duration} s per server, alternating\n`)
     print(`fastify-depends loaded from ${options.dist ? 'dist/ (the tsc build)' : 'lib/ through tsx'}.\n`)
     print(macroTable(groups))
     print('\n"vs (a)": ratio of medians to the first row of the group; "paired": median of the per-round ratios; ' +

@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DependencyContext } from './dependency'
 import type { Plan, Step } from './plan'
-import type { PhaseValue } from './continuation'
 import { NO_SCOPES } from './scopes'
 import { isTraced } from './tracing'
 
@@ -60,12 +59,6 @@ export class RequestState {
   /** Request-scope cleanup asked for while the handler ran: its continuation. */
   deferredRequestScope: (() => void) | null = null
 
-  /** What the pending promise of resolution or cleanup is for (continuation.ts); the callbacks, made on the first wait; the handler's own. */
-  phase: PhaseValue = 0
-  fulfilled: ((value: unknown) => unknown) | null = null
-  rejected: ((err: unknown) => unknown) | null = null
-  handlerFulfilled: ((value: unknown) => unknown) | null = null
-  handlerRejected: ((err: unknown) => unknown) | null = null
   /** Sequential resolution: the preHandler's `done`, the next position in the order, the step waited for. */
   resolvedDone: ((err?: unknown) => void) | null = null
   position = 0
