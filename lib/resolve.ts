@@ -21,14 +21,14 @@ function enter (state: RequestState, step: Step, generator: AnyGenerator, first:
   if (first.done === true) {
     throw new DependencyGeneratorError(`The generator dependency "${step.name}" finished without yielding: it must yield exactly once`)
   }
+  // A stack starts as the literal of its first entry: `[]` and a push would reserve 16 slots.
   if (step.functionScope) {
-    if (state.functionStack === null) state.functionStack = []
-    state.functionStack.push(generator, step)
+    if (state.functionStack === null) state.functionStack = [generator, step]
+    else state.functionStack.push(generator, step)
+  } else if (state.requestStack === null) {
+    state.requestStack = [generator, step]
+    watchConnection(state)
   } else {
-    if (state.requestStack === null) {
-      state.requestStack = []
-      watchConnection(state)
-    }
     state.requestStack.push(generator, step)
   }
   return first.value
