@@ -63,6 +63,10 @@ export interface RunningTarget {
   startProfile (interval: number): Promise<void>
   /** Stops it and writes the .cpuprofile to `file`. */
   stopProfile (file: string): Promise<void>
+  /** Starts counting the bytes the server allocates (V8's sampling heap profiler). */
+  startAllocationCount (): Promise<void>
+  /** Stops counting; the bytes allocated since the start (sampled). */
+  stopAllocationCount (): Promise<number>
   stop (): Promise<void>
 }
 
@@ -105,6 +109,12 @@ export async function startTarget (target: Target, fromBuild = false, root = joi
     },
     async stopProfile (file) {
       await request(child, { profile: 'stop', file })
+    },
+    async startAllocationCount () {
+      await request(child, { heap: 'start' })
+    },
+    async stopAllocationCount () {
+      return (await request(child, { heap: 'stop' })).allocated as number
     },
     async stop () {
       if (child.exitCode !== null || child.signalCode !== null) return
@@ -243,7 +253,7 @@ export interface MacroOptions extends LoadOptions {
  * Times the group's servers in alternating rounds, `processes` times over, each time with fresh
  * server processes: on a shared machine two processes of the same server can differ by 20% for
  * their whole life (where the scheduler and the JIT put them), which rounds alone do not even out.
- * Each set starts the servers in a rotated order, and each round rotates which server goes first.
+ * Each set starts the servers in a rotated order; the rounds change the order too.
  */
 export async function runGroup (group: Group, options: MacroOptions): Promise<GroupResult> {
   const samples: Sample[][] = group.targets.map(() => [])
@@ -269,7 +279,11 @@ async function timeSet (group: Group, running: readonly RunningTarget[], samples
   if (options.warmup > 0) for (const r of running) await load(r, group, { connections: options.connections, duration: options.warmup })
   for (let round = 0; round < options.rounds; round++) {
     for (let k = 0; k < running.length; k++) {
-      const i = (k + round) % running.length
+      // Rotated each round and reversed every other one, so that no server always runs right after
+      // the same other one (a NestJS round leaves the machine slower for the next few seconds).
+      const n = running.length
+      const start = Math.floor(round / 2)
+      const i = round % 2 === 0 ? (start + k) % n : (start + n - 1 - k + n) % n
       let sample = await load(running[i], group, options)
       // Another process took CPU during the round: repeat it, within the group's budget of repeats.
       while (budget.retriesLeft > 0 && sample.foreign > options.maxForeign) {
