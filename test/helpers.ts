@@ -53,3 +53,29 @@ export function within<T> (promise: Promise<T>, label: string, ms = 5000): Promi
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
+
+export type CodedError = Error & { code?: string }
+
+/** The error `app.ready()` fails with, or `undefined` when it succeeds. */
+export async function readyError (app: FastifyInstance): Promise<CodedError | undefined> {
+  try {
+    await app.ready()
+  } catch (err) {
+    return err as CodedError
+  }
+  return undefined
+}
+
+/** Collects unhandledRejection/uncaughtException while the test runs; assert on it at the end. */
+export function watchProcess (t: Test): string[] {
+  const problems: string[] = []
+  const onUnhandled = (err: unknown): void => { problems.push(`unhandledRejection: ${String(err)}`) }
+  const onUncaught = (err: unknown): void => { problems.push(`uncaughtException: ${String(err)}`) }
+  process.on('unhandledRejection', onUnhandled)
+  process.on('uncaughtException', onUncaught)
+  t.teardown(() => {
+    process.off('unhandledRejection', onUnhandled)
+    process.off('uncaughtException', onUncaught)
+  })
+  return problems
+}

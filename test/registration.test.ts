@@ -1,20 +1,8 @@
 import { test } from 'tap'
-import type { FastifyInstance } from 'fastify'
-import { build, EventLog } from './helpers'
+import { build, EventLog, readyError, type CodedError } from './helpers'
 import { depends, Depends, DependencyScopeError, type Dependency, type DependencyLike } from '../lib/index'
 
 const SCOPE_MESSAGE = 'The dependency "getSession" has a scope of "request", it cannot depend on dependencies with scope "function".'
-
-type CodedError = Error & { code?: string }
-
-async function readyError (app: FastifyInstance): Promise<CodedError | undefined> {
-  try {
-    await app.ready()
-  } catch (err) {
-    return err as CodedError
-  }
-  return undefined
-}
 
 /** A request-scoped generator named getSession that needs `input`. */
 function sessionNeeding (events: EventLog, input: DependencyLike<unknown>): Dependency<string> {

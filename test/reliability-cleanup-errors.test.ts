@@ -1,23 +1,9 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { test, type Test } from 'tap'
-import { build, EventLog, logCollector, settle, within } from './helpers'
+import { test } from 'tap'
+import { build, EventLog, logCollector, settle, watchProcess, within } from './helpers'
 import { depends, httpError } from '../lib/index'
-
-/** Collects unhandledRejection/uncaughtException while the test runs; assert on it at the end. */
-function watchProcess (t: Test): string[] {
-  const problems: string[] = []
-  const onUnhandled = (err: unknown): void => { problems.push(`unhandledRejection: ${String(err)}`) }
-  const onUncaught = (err: unknown): void => { problems.push(`uncaughtException: ${String(err)}`) }
-  process.on('unhandledRejection', onUnhandled)
-  process.on('uncaughtException', onUncaught)
-  t.teardown(() => {
-    process.off('unhandledRejection', onUnhandled)
-    process.off('uncaughtException', onUncaught)
-  })
-  return problems
-}
 
 /** GET over a real loopback socket; resolves `status body`. */
 async function get (app: FastifyInstance, path: string, agent: http.Agent | false = false): Promise<string> {

@@ -1,22 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { test } from 'tap'
-import { build } from './helpers'
+import { build, readyError, type CodedError } from './helpers'
 import fastifyDepends, {
   Body, depends, Depends, Path, Query, Security,
   DependencyCycleError, DependencyInvalidError, DependencyParamConflictError, DependencyScopeError
 } from '../lib/index'
-
-type CodedError = Error & { code?: string }
-
-async function readyError (app: FastifyInstance): Promise<CodedError | undefined> {
-  try {
-    await app.ready()
-  } catch (err) {
-    return err as CodedError
-  }
-  return undefined
-}
 
 interface Case {
   /** The misconfiguration class. */

@@ -6,7 +6,7 @@ import v8 from 'node:v8'
 import vm from 'node:vm'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { test, type Test } from 'tap'
-import { build } from './helpers'
+import { build, watchProcess } from './helpers'
 import { depends, httpError, type Dependency } from '../lib/index'
 
 // 2,000 requests in `npm test`; `SOAK=1 npx tap --timeout=300 test/reliability-soak.test.ts` runs 20,000.
@@ -274,15 +274,7 @@ function heapUsed (): number {
 }
 
 async function soak (t: Test, concurrency: 'sequential' | 'parallel', count: number): Promise<void> {
-  const problems: string[] = []
-  const onUnhandled = (err: unknown): void => { problems.push(`unhandledRejection: ${String(err)}`) }
-  const onUncaught = (err: unknown): void => { problems.push(`uncaughtException: ${String(err)}`) }
-  process.on('unhandledRejection', onUnhandled)
-  process.on('uncaughtException', onUncaught)
-  t.teardown(() => {
-    process.off('unhandledRejection', onUnhandled)
-    process.off('uncaughtException', onUncaught)
-  })
+  const problems = watchProcess(t)
   const server = await soakServer(t, concurrency)
   const { tracker } = server
   const warmup = 240
