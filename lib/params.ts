@@ -1,6 +1,7 @@
-import type { Static, TSchema, TOptional } from '@sinclair/typebox'
 import { depends, describeValue, type Dependency, type DependencyDefinition } from './dependency'
 import { DependencyInvalidError } from './errors'
+import type { ParamSchema, ParamValue } from './schema-static'
+import { isOptionalMarked } from './typebox-marks'
 import { kCookieValues, kDependency } from './symbols'
 
 export type ParamLocation = 'query' | 'header' | 'cookie' | 'path' | 'body'
@@ -10,7 +11,7 @@ export interface ParamSpec {
   readonly in: ParamLocation
   /** `undefined` for `Body(schema)`, the whole body. */
   readonly name: string | undefined
-  readonly schema: TSchema
+  readonly schema: ParamSchema
   readonly required: boolean
   /** The body's media type, when it is not JSON (a form). */
   readonly mediaType?: string
@@ -22,20 +23,17 @@ export interface ParamUse {
   readonly declaredBy: string
 }
 
-/** The value of a parameter: `Type.Optional` adds `undefined` (types cannot see a default). */
-export type ParamValue<S extends TSchema> = S extends TOptional<TSchema> ? Static<S> | undefined : Static<S>
+export type { ParamValue, ParamSchema } from './schema-static'
 
-const kTypeBoxOptional = Symbol.for('TypeBox.Optional')
-
-function isRequired (schema: TSchema): boolean {
-  return (schema as unknown as Record<symbol, unknown>)[kTypeBoxOptional] !== 'Optional' && !('default' in schema)
+function isRequired (schema: ParamSchema): boolean {
+  return !isOptionalMarked(schema) && !('default' in schema)
 }
 
-function checkSchema (schema: unknown, where: string): TSchema {
+function checkSchema (schema: unknown, where: string): ParamSchema {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new DependencyInvalidError(`${where}: the schema must be a TypeBox (JSON) schema object, got ${describeValue(schema)}`)
+    throw new DependencyInvalidError(`${where}: the schema must be a JSON Schema object (TypeBox or a literal), got ${describeValue(schema)}`)
   }
-  return schema as TSchema
+  return schema
 }
 
 function checkName (name: unknown, where: string): string {
@@ -45,20 +43,20 @@ function checkName (name: unknown, where: string): string {
   return name
 }
 
-function param<S extends TSchema> (spec: ParamSpec, label: string, read: DependencyDefinition['fn']): Dependency<ParamValue<S>> {
+function param<S extends ParamSchema> (spec: ParamSpec, label: string, read: DependencyDefinition['fn']): Dependency<ParamValue<S>> {
   const dependency = depends(read as (inputs: Record<never, never>) => unknown, { name: label })
   return { name: label, [kDependency]: { ...dependency[kDependency], param: spec } } as Dependency<ParamValue<S>>
 }
 
 /** A query-string parameter, validated (and coerced) by Fastify. */
-export function Query<S extends TSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
+export function Query<S extends ParamSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
   const label = `Query(${checkName(name, 'Query()')})`
   const spec: ParamSpec = { in: 'query', name, schema: checkSchema(schema, label), required: isRequired(schema) }
   return param<S>(spec, label, (_inputs, { request }) => (request.query as Record<string, unknown>)[name])
 }
 
 /** A request header (the name is case-insensitive), validated by Fastify. */
-export function Header<S extends TSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
+export function Header<S extends ParamSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
   const header = checkName(name, 'Header()').toLowerCase()
   const label = `Header(${header})`
   const spec: ParamSpec = { in: 'header', name: header, schema: checkSchema(schema, label), required: isRequired(schema) }
@@ -66,23 +64,23 @@ export function Header<S extends TSchema> (name: string, schema: S): Dependency<
 }
 
 /** A path parameter: `Path('id', ...)` needs `:id` in the route's URL. */
-export function Path<S extends TSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
+export function Path<S extends ParamSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
   const label = `Path(${checkName(name, 'Path()')})`
   const spec: ParamSpec = { in: 'path', name, schema: checkSchema(schema, label), required: true }
   return param<S>(spec, label, (_inputs, { request }) => (request.params as Record<string, unknown>)[name])
 }
 
 /** A cookie, validated against its schema before any dependency runs. */
-export function Cookie<S extends TSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
+export function Cookie<S extends ParamSchema> (name: string, schema: S): Dependency<ParamValue<S>> {
   const label = `Cookie(${checkName(name, 'Cookie()')})`
   const spec: ParamSpec = { in: 'cookie', name, schema: checkSchema(schema, label), required: isRequired(schema) }
   return param<S>(spec, label, (_inputs, { request }) => (request as unknown as Record<symbol, Record<string, unknown>>)[kCookieValues][name])
 }
 
 /** `Body(schema)`: the whole body. `Body(name, schema)`: one property of an object body; several combine. */
-export function Body<S extends TSchema> (schema: S): Dependency<ParamValue<S>>
-export function Body<S extends TSchema> (name: string, schema: S): Dependency<ParamValue<S>>
-export function Body<S extends TSchema> (nameOrSchema: string | S, maybeSchema?: S): Dependency<ParamValue<S>> {
+export function Body<S extends ParamSchema> (schema: S): Dependency<ParamValue<S>>
+export function Body<S extends ParamSchema> (name: string, schema: S): Dependency<ParamValue<S>>
+export function Body<S extends ParamSchema> (nameOrSchema: string | S, maybeSchema?: S): Dependency<ParamValue<S>> {
   if (typeof nameOrSchema !== 'string') {
     const spec: ParamSpec = { in: 'body', name: undefined, schema: checkSchema(nameOrSchema, 'Body()'), required: true }
     return param<S>(spec, 'Body', (_inputs, { request }) => request.body)
@@ -91,7 +89,7 @@ export function Body<S extends TSchema> (nameOrSchema: string | S, maybeSchema?:
 }
 
 /** One property of an object body, of the given media type (JSON when `undefined`). */
-export function bodyField<S extends TSchema> (name: string, schema: S, mediaType: string | undefined): Dependency<ParamValue<S>> {
+export function bodyField<S extends ParamSchema> (name: string, schema: S, mediaType: string | undefined): Dependency<ParamValue<S>> {
   const label = `Body(${checkName(name, 'Body()')})`
   const spec: ParamSpec = { in: 'body', name, schema: checkSchema(schema, label), required: isRequired(schema), mediaType }
   return param<S>(spec, label, (_inputs, { request }) => (request.body as Record<string, unknown> | undefined)?.[name])

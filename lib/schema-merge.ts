@@ -1,7 +1,8 @@
-import { Type, type TObject, type TSchema } from '@sinclair/typebox'
 import type { FastifySchema } from 'fastify'
 import { DependencyInvalidError, DependencyParamConflictError } from './errors'
 import type { ParamLocation, ParamUse } from './params'
+import type { ParamSchema } from './schema-static'
+import { markLike } from './typebox-marks'
 
 /** Where each kind of parameter lives in a Fastify route schema. */
 const schemaPart: Record<ParamLocation, 'querystring' | 'headers' | 'params' | 'body' | 'cookies'> = {
@@ -30,13 +31,21 @@ export function canonical (value: unknown): string {
   return String(JSON.stringify(value))
 }
 
+/** An object schema the plugin built by merging parameters. */
+export interface ObjectSchema {
+  type: 'object'
+  properties: Record<string, ParamSchema>
+  required?: string[]
+  [option: string]: unknown
+}
+
 export interface MergedSchema {
   readonly schema: FastifySchema
   /** The cookie object schema, which Fastify does not validate: the plugin does. */
-  readonly cookies: TObject | undefined
+  readonly cookies: ObjectSchema | undefined
 }
 
-function isObjectSchema (schema: unknown): schema is { properties: Record<string, TSchema>, required?: string[] } {
+function isObjectSchema (schema: unknown): schema is { properties: Record<string, ParamSchema>, required?: string[] } {
   return typeof schema === 'object' && schema !== null &&
     (schema as { type?: unknown }).type === 'object' &&
     typeof (schema as { properties?: unknown }).properties === 'object'
@@ -85,14 +94,14 @@ export function mergeParams (route: string, url: string, methods: readonly strin
     schema.body = wholeBody.spec.schema
   }
 
-  let cookies: TObject | undefined
+  let cookies: ObjectSchema | undefined
   for (const [location, named] of byLocation) {
     const part = schemaPart[location]
     const existing = schema[part]
     if (existing !== undefined && !isObjectSchema(existing)) {
       throw new DependencyParamConflictError(`Route ${route}: its own schema.${part} is not an object schema with properties, so the ${kindLabel[location]}s of its dependencies cannot be merged into it`)
     }
-    const properties: Record<string, TSchema> = { ...existing?.properties }
+    const properties: Record<string, ParamSchema> = { ...existing?.properties }
     const required = new Set<string>(existing?.required ?? [])
     for (const [name, use] of named) {
       const ownProperty = existing?.properties[name]
@@ -103,10 +112,10 @@ export function mergeParams (route: string, url: string, methods: readonly strin
       if (use.spec.required) required.add(name)
     }
     const { properties: _p, required: _r, type: _t, ...options } = (existing ?? {}) as Record<string, unknown>
-    const merged = Type.Object(properties, options) as TObject & { required?: string[] }
+    const merged: ObjectSchema = { ...options, type: 'object', properties }
     // A default makes a parameter optional: Fastify fills it in.
     if (required.size > 0) merged.required = [...required]
-    else delete merged.required
+    markLike(merged, 'Object', existing === undefined ? Object.values(properties) : [existing, ...Object.values(properties)])
     schema[part] = merged
     if (location === 'cookie') cookies = merged
     const mediaType = [...named.values()].find((use) => use.spec.mediaType !== undefined)?.spec.mediaType

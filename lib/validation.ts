@@ -4,6 +4,7 @@ import type { ParamUse } from './params'
 import { readCookies } from './cookies'
 import { canonical, mergeParams } from './schema-merge'
 import { kCookieValues } from './symbols'
+import { keepTypeBox1Mark } from './typebox-marks'
 
 type Validate = ((data: unknown) => unknown) & { errors?: unknown }
 type Part = 'querystring' | 'params' | 'headers' | 'body' | 'cookies'
@@ -147,7 +148,7 @@ function lowerCaseHeaders (schema: unknown): unknown {
   for (const [name, property] of Object.entries(object.properties)) properties[name.toLowerCase()] = property
   const copy: Record<string | symbol, unknown> = { ...object, properties }
   if (Array.isArray(object.required)) copy.required = object.required.map((name) => name.toLowerCase())
-  return copy
+  return keepTypeBox1Mark(copy, object)
 }
 
 interface ValidationIssue { instancePath: string, message?: string }

@@ -1,8 +1,8 @@
 import { test } from 'tap'
 import { Type } from '@sinclair/typebox'
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox-legacy'
 import { build, logCollector } from './helpers'
-import { depends, Query, Header, Path, Body, httpError } from '../lib/index'
+import { depends, Query, Header, Path, Body, httpError, type Dependency } from '../lib/index'
 
 test('a route whose own headers schema has no properties, or no required list, keeps validating', async (t) => {
   const app = await build(t)
@@ -32,7 +32,7 @@ test('with TypeBoxValidatorCompiler, a parameter an override brings is validated
   const plain = depends(() => 'plain', { name: 'plain' })
   app.get('/', { dependencies: { value: plain } }, async (request) => request.deps)
   await app.ready()
-  app.dependencyOverrides.set(plain, depends({ n: Query('n', Type.Integer()) }, ({ n }) => n))
+  app.dependencyOverrides.set(plain as Dependency, depends({ n: Query('n', Type.Integer()) }, ({ n }) => n))
   const invalid = await app.inject('/?n=x')
   t.equal(invalid.statusCode, 400)
   t.match(invalid.json(), { code: 'FST_ERR_VALIDATION', message: /^querystring/ })
@@ -44,7 +44,7 @@ test('an override set after the routes but before ready() that conflicts on a pa
   const a = depends({ q: Query('q', Type.String()) }, ({ q }) => q, { name: 'a' })
   const b = depends(() => 'b', { name: 'b' })
   app.get('/', { dependencies: { a, b } }, async (request) => request.deps)
-  app.dependencyOverrides.set(b, depends({ q: Query('q', Type.Integer()) }, ({ q }) => q))
+  app.dependencyOverrides.set(b as Dependency, depends({ q: Query('q', Type.Integer()) }, ({ q }) => q))
   await t.rejects((async () => { await app.ready() })(), { code: 'FST_DEPENDS_PARAM_CONFLICT' })
 })
 
@@ -125,7 +125,7 @@ test('a custom validator compiler\'s error and value are honoured for parameters
   const plain = depends(() => 'plain', { name: 'plain' })
   app.get('/', { dependencies: { value: plain } }, async (request) => request.deps)
   await app.ready()
-  app.dependencyOverrides.set(plain, depends({ n: Query('n', Type.Integer()) }, ({ n }) => n))
+  app.dependencyOverrides.set(plain as Dependency, depends({ n: Query('n', Type.Integer()) }, ({ n }) => n))
   const invalid = await app.inject('/?n=x')
   t.same(invalid.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message: 'n is not an integer' })
   t.same((await app.inject('/?n=21')).json(), { value: 42 }, 'the compiler\'s value replaces the query')
