@@ -5,9 +5,9 @@ import type { Step } from './plan'
 import type { RequestState } from './request-state'
 
 /** `tracing:fastify-depends:resolve:{start,end,asyncStart,asyncEnd,error}`: one dependency resolved. */
-export const resolveChannel = diagnosticsChannel.tracingChannel('fastify-depends:resolve')
+export const resolveChannel = diagnosticsChannel.tracingChannel<unknown, DependencyTraceContext>('fastify-depends:resolve')
 /** `tracing:fastify-depends:cleanup:{start,end,asyncStart,asyncEnd,error}`: one generator finalized. */
-export const cleanupChannel = diagnosticsChannel.tracingChannel('fastify-depends:cleanup')
+export const cleanupChannel = diagnosticsChannel.tracingChannel<unknown, DependencyTraceContext>('fastify-depends:cleanup')
 
 /** What subscribers receive. */
 export interface DependencyTraceContext {
@@ -99,7 +99,7 @@ export function traced<T> (state: RequestState, step: Step, channel: TracingChan
 export function serverTimingHeader (timings: readonly (string | number)[]): string {
   const entries: string[] = []
   for (let i = 0; i < timings.length; i += 2) {
-    const name = String(timings[i]).replace(/[^!#$%&'*+\-.^_`|~0-9A-Za-z]/g, '_')
+    const name = String(timings[i]).replace(/[^!#$%&'*+\-.^`|~\w]/g, '_')
     entries.push(`${name};dur=${(timings[i + 1] as number).toFixed(2)}`)
   }
   return entries.join(', ')
