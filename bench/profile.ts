@@ -126,7 +126,7 @@ async function main (): Promise<void> {
     const top = [...analysis.self.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)
     console.log(`\n## ${labels[index]}: top self time, µs per request\n`)
     console.log(table(['function', 'self', 'total'], top.map(([key, micros]) => [key, fixed(perRequest(analysis, micros), 2), fixed(perRequest(analysis, analysis.total.get(key)), 2)]), [false, true, true]))
-    const lib = [...analysis.total.entries()].filter(([key]) => / (dist\/)?lib\//.test(key)).sort((x, y) => y[1] - x[1])
+    const lib = [...analysis.total.entries()].filter(([key]) => / (?:dist\/)?lib\//.test(key)).sort((x, y) => y[1] - x[1])
     if (lib.length > 0) {
       console.log(`\n## ${labels[index]}: fastify-depends functions (lib/), µs per request\n`)
       console.log(table(['function', 'self', 'total (incl. callees)'], lib.map(([key, micros]) => [key, fixed(perRequest(analysis, analysis.self.get(key)), 2), fixed(perRequest(analysis, micros), 2)]), [false, true, true]))

@@ -14,8 +14,14 @@ const NUM_RUNS = 300
 type Model = (authorization: string | undefined) => { fail: true } | { fail: false, value: unknown } | { fail: 'always' } | null
 
 // Python's str.strip() on ASCII: space, \t, \n, \r, \v, \f.
+const PY_WHITESPACE = ' \t\n\r\v\f'
+
 function pyStrip (text: string): string {
-  return text.replace(/^[ \t\n\r\v\f]+|[ \t\n\r\v\f]+$/g, '')
+  let start = 0
+  let end = text.length
+  while (start < end && PY_WHITESPACE.includes(text[start])) start++
+  while (end > start && PY_WHITESPACE.includes(text[end - 1])) end--
+  return text.slice(start, end)
 }
 
 function partition (value: string | undefined): { scheme: string, param: string } {

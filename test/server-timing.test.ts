@@ -9,7 +9,7 @@ function parse (header: unknown): { names: string[], wellFormed: boolean } {
   const entries = header.split(', ')
   return {
     names: entries.map((entry) => entry.split(';')[0]),
-    wellFormed: entries.every((entry) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+;dur=\d+\.\d{2}$/.test(entry))
+    wellFormed: entries.every((entry) => /^[!#$%&'*+\-.^`|~\w]+;dur=\d+\.\d{2}$/.test(entry))
   }
 }
 

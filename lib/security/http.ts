@@ -14,7 +14,7 @@ export interface HTTPBasicCredentials {
 }
 
 function titleCase (word: string): string {
-  return word.replace(/[A-Za-z]+/g, (part) => part[0].toUpperCase() + part.slice(1).toLowerCase())
+  return word.replace(/[a-z]+/gi, (part) => part[0].toUpperCase() + part.slice(1).toLowerCase())
 }
 
 function httpScheme (factory: string, expected: string | undefined, challenge: string, openapi: Record<string, unknown>, options: SchemeOptions) {
@@ -48,8 +48,11 @@ export function HTTPBase (options: SchemeOptions & { scheme: string }): Dependen
 // Python's b64decode (non-validating): characters outside the alphabet are dropped, then the
 // padding must be right.
 function decodeBase64Ascii (param: string): string | undefined {
-  const cleaned = param.replace(/[^A-Za-z0-9+/=]/g, '')
-  const data = cleaned.replace(/=+$/, '')
+  const cleaned = param.replace(/[^a-z0-9+/=]/gi, '')
+  // Trailing '=' counted by a loop: /=+$/ retries from every '=' of a run that is not at the end (quadratic).
+  let end = cleaned.length
+  while (end > 0 && cleaned.charCodeAt(end - 1) === 0x3d) end--
+  const data = cleaned.slice(0, end)
   const remainder = data.length % 4
   const padding = cleaned.length - data.length
   if (data.includes('=') || remainder === 1 || (remainder !== 0 && padding < 4 - remainder)) return undefined
