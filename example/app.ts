@@ -41,7 +41,7 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
 
   await app.register(formbody) // POST /token reads an application/x-www-form-urlencoded body
   await app.register(fastifyDepends)
-  // After fastify-depends: the routes' security and parameters then reach the document.
+  // Before or after fastify-depends alike: the routes' security, parameters and its transform reach the document.
   await app.register(swagger, {
     openapi: {
       info: {

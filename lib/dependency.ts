@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { DependencyInvalidError } from './errors'
+import { DependencyInvalidError, InputIsPlainFunctionError, InputNotADependencyError, InputsIsOneDependencyError, InputsTypeError, ProtoInputNameError } from './errors'
 import type { ParamSpec } from './params'
 import type { SchemeSpec } from './security/scheme'
 import { kDependency, kDependencyUse } from './symbols'
@@ -189,15 +189,18 @@ export function depends (first: unknown, second?: unknown, third?: unknown): Dep
   const inputNames: string[] = []
   const inputUses: DependencyUseInternals[] = []
   if (inputs !== undefined) {
-    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
-      throw new DependencyInvalidError(`${where}: inputs must be a record of dependencies, got ${describeValue(inputs)}`)
-    }
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) throw new InputsTypeError(where, describeValue(inputs))
+    // `depends(currentUser, fn)` would otherwise read the dependency's own fields as inputs
+    const single = toUse(inputs)
+    if (single !== undefined) throw new InputsIsOneDependencyError(where, single.dependency.name, single.dependency.name)
     for (const key of Object.keys(inputs)) {
-      const use = toUse((inputs as Record<string, unknown>)[key])
+      const value = (inputs as Record<string, unknown>)[key]
+      const use = toUse(value)
       if (use === undefined) {
-        throw new DependencyInvalidError(`${where}: input "${key}" is not a dependency, got ${describeValue((inputs as Record<string, unknown>)[key])}; pass the dependency itself, not the result of calling it`)
+        if (typeof value === 'function') throw new InputIsPlainFunctionError(where, key, describeValue(value), value.name || 'fn')
+        throw new InputNotADependencyError(where, key, describeValue(value))
       }
-      if (key === '__proto__') throw new DependencyInvalidError(`${where}: "__proto__" cannot be an input name`)
+      if (key === '__proto__') throw new ProtoInputNameError(where)
       inputNames.push(key)
       inputUses.push(use)
     }

@@ -14,3 +14,51 @@ export const DependencyGeneratorError = createError<'FST_DEPENDS_GENERATOR', [st
 export const DependencyErrorSwallowedError = createError<'FST_DEPENDS_ERROR_SWALLOWED', [string]>('FST_DEPENDS_ERROR_SWALLOWED', '%s', 500)
 /** Thrown into request-scoped generators when the client went away before the response was complete. */
 export const DependencyClientAbortError = createError<'FST_DEPENDS_CLIENT_ABORTED', [string]>('FST_DEPENDS_CLIENT_ABORTED', '%s', 499)
+
+// One class per mistake, its message template beside its code, as in Fastify's lib/errors.js:
+// callers pass the parts. @fastify/error matches `instanceof` by code, so every FST_DEPENDS_INVALID
+// class below is also a DependencyInvalidError (and so on for the other codes).
+
+/** Routes declared before the plugin was registered in their context: they would skip their dependencies. */
+export const DependencyNotRegisteredError = createError<'FST_DEPENDS_NOT_REGISTERED', [string]>(
+  'FST_DEPENDS_NOT_REGISTERED',
+  'These routes were declared before fastify-depends was registered in their context (or a parent), so they would run without their dependencies: %s. Register the plugin before the routes, and await it: await app.register(fastifyDepends)',
+  500
+)
+export const PluginRegisteredTwiceError = createError<'FST_DEPENDS_INVALID', []>(
+  'FST_DEPENDS_INVALID', 'fastify-depends is already registered on this instance; register it once, at the root', 500, TypeError)
+export const ConcurrencyOptionError = createError<'FST_DEPENDS_INVALID', [got: string]>(
+  'FST_DEPENDS_INVALID', 'fastify-depends: concurrency must be "sequential" or "parallel", got %s', 500, TypeError)
+export const ListTypeError = createError<'FST_DEPENDS_INVALID', [where: string, got: string]>(
+  'FST_DEPENDS_INVALID', '%s: dependencies must be a record or an array of dependencies, got %s', 500, TypeError)
+export const ListIsOneDependencyError = createError<'FST_DEPENDS_INVALID', [where: string, name: string, name: string, name: string]>(
+  'FST_DEPENDS_INVALID', '%s: dependencies must be a record or an array of dependencies, got the dependency "%s" itself; write { %s } or [%s]', 500, TypeError)
+export const ListIsPlainFunctionError = createError<'FST_DEPENDS_INVALID', [where: string, got: string, fn: string]>(
+  'FST_DEPENDS_INVALID', '%s: dependencies must be a record or an array of dependencies, got %s, a plain function; wrap it with depends() and list it: [depends(%s)]', 500, TypeError)
+export const EntryIsPlainFunctionError = createError<'FST_DEPENDS_INVALID', [where: string, entry: string, got: string, fn: string]>(
+  'FST_DEPENDS_INVALID', '%s: dependency %s is a plain function (%s), not a dependency; wrap it with depends(): depends(%s)', 500, TypeError)
+export const EntryNotADependencyError = createError<'FST_DEPENDS_INVALID', [where: string, entry: string, got: string]>(
+  'FST_DEPENDS_INVALID', '%s: dependency %s is not a dependency, got %s; pass the dependency itself, not the result of calling it', 500, TypeError)
+export const ProtoDependencyNameError = createError<'FST_DEPENDS_INVALID', [where: string]>(
+  'FST_DEPENDS_INVALID', '%s: "__proto__" cannot be a dependency name', 500, TypeError)
+export const DuplicateDependencyNameError = createError<'FST_DEPENDS_INVALID', [route: string, name: string]>(
+  'FST_DEPENDS_INVALID', 'Route %s: two dependencies are named "%s"; names on request.deps must be unique across plugin, context and route dependencies', 500, TypeError)
+export const AddDependenciesTooLateError = createError<'FST_DEPENDS_INVALID', [names: string, route: string]>(
+  'FST_DEPENDS_INVALID', 'addDependencies() with %s was called after route %s was declared in this context (or a plugin inside it); call it before the routes it should apply to', 500, TypeError)
+export const InputsTypeError = createError<'FST_DEPENDS_INVALID', [where: string, got: string]>(
+  'FST_DEPENDS_INVALID', '%s: inputs must be a record of dependencies, got %s', 500, TypeError)
+export const InputsIsOneDependencyError = createError<'FST_DEPENDS_INVALID', [where: string, name: string, name: string]>(
+  'FST_DEPENDS_INVALID', '%s: inputs must be a record of dependencies, got the dependency "%s" itself; write depends({ %s }, fn)', 500, TypeError)
+export const InputIsPlainFunctionError = createError<'FST_DEPENDS_INVALID', [where: string, input: string, got: string, fn: string]>(
+  'FST_DEPENDS_INVALID', '%s: input "%s" is a plain function (%s), not a dependency; wrap it with depends(): depends(%s)', 500, TypeError)
+export const InputNotADependencyError = createError<'FST_DEPENDS_INVALID', [where: string, input: string, got: string]>(
+  'FST_DEPENDS_INVALID', '%s: input "%s" is not a dependency, got %s; pass the dependency itself, not the result of calling it', 500, TypeError)
+export const ProtoInputNameError = createError<'FST_DEPENDS_INVALID', [where: string]>(
+  'FST_DEPENDS_INVALID', '%s: "__proto__" cannot be an input name', 500, TypeError)
+export const RouteCycleError = createError<'FST_DEPENDS_CYCLE', [route: string, chain: string]>(
+  'FST_DEPENDS_CYCLE', 'Dependency cycle on route %s: %s', 500)
+export const RouteScopeError = createError<'FST_DEPENDS_SCOPE', [name: string, route: string, input: string, inputName: string]>(
+  'FST_DEPENDS_SCOPE',
+  'The dependency "%s" has a scope of "request", it cannot depend on dependencies with scope "function". Route %s: its input "%s" ("%s") is function-scoped or needs one that is.',
+  500
+)

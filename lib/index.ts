@@ -8,7 +8,7 @@ export type {
 } from './dependency'
 export {
   DependencyScopeError, DependencyCycleError, DependencyInvalidError, DependencyParamConflictError,
-  DependencyGeneratorError, DependencyErrorSwallowedError, DependencyClientAbortError
+  DependencyGeneratorError, DependencyErrorSwallowedError, DependencyClientAbortError, DependencyNotRegisteredError
 } from './errors'
 export { httpError, type HttpError } from './http-error'
 export { Query, Header, Cookie, Path, Body, type ParamValue } from './params'

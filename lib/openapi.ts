@@ -3,7 +3,7 @@ import type { DependencyUseInternals } from './dependency'
 import type { RootEntry } from './plan'
 import { addScopes } from './scopes'
 import type { SchemeSpec } from './security/scheme'
-import { kDependency } from './symbols'
+import { kDependency, kNotesSwagger, kSwaggerOptions } from './symbols'
 
 /** One scheme of a route's tree, with the scopes it is reached with (merged, first seen first). */
 export interface SecurityUse {
@@ -121,18 +121,47 @@ export function createSwaggerTransform (doc: RouteDocumentation, xDependencies: 
 
 const kPluginMeta = Symbol.for('plugin-meta')
 
+type Contextual = Record<symbol, unknown>
+type RegisterFunction = ((this: unknown, plugin: unknown, options?: unknown) => unknown) & { [kNotesSwagger]?: true }
+
+function isSwagger (plugin: unknown): boolean {
+  const candidate = (plugin as { default?: unknown } | null)?.default ?? plugin
+  return (candidate as Record<symbol, { name?: string } | undefined> | null)?.[kPluginMeta]?.name === '@fastify/swagger'
+}
+
+/** @fastify/swagger's global `transform` for a route declared in `context`: the nearest registration's. */
+export function globalSwaggerTransform (context: object): SwaggerTransform | undefined {
+  const transform = ((context as Contextual)[kSwaggerOptions] as { transform?: unknown } | undefined)?.transform
+  return typeof transform === 'function' ? transform as SwaggerTransform : undefined
+}
+
 /**
- * @fastify/swagger calls a route's own `swaggerTransform` instead of its global `transform`;
- * to hand over to the global one, the plugin notes it as @fastify/swagger is registered.
+ * @fastify/swagger calls a route's own `swaggerTransform` instead of its global `transform`; to
+ * hand over to the global one, `register` notes @fastify/swagger's options on the context it is
+ * registered in, whether the plugin comes as a module, an `import()` promise, or with options
+ * given as a function. Read when the document is built, so the order of registration does not matter.
  */
-export function watchSwaggerRegistration (fastify: FastifyInstance, onTransform: (transform: SwaggerTransform) => void): void {
-  const register = fastify.register
-  fastify.register = function registerNotingSwagger (this: FastifyInstance, plugin: unknown, options?: unknown) {
-    const candidate = (plugin as { default?: unknown })?.default ?? plugin
-    const meta = (candidate as Record<symbol, { name?: string } | undefined>)?.[kPluginMeta]
-    if (meta?.name === '@fastify/swagger' && typeof (options as { transform?: unknown })?.transform === 'function') {
-      onTransform((options as { transform: SwaggerTransform }).transform)
+export function watchSwaggerRegistration (fastify: FastifyInstance): void {
+  const register = fastify.register as unknown as RegisterFunction
+  if (register[kNotesSwagger] === true) return
+  function registerNotingSwagger (this: Contextual, plugin: unknown, options?: unknown): unknown {
+    const note = (resolved: unknown): void => { if (typeof resolved === 'object' && resolved !== null) this[kSwaggerOptions] = resolved }
+    if (typeof options === 'function') {
+      const resolveOptions = options
+      options = function swaggerOptions (this: unknown, ...args: unknown[]) {
+        const resolved = resolveOptions.apply(this, args)
+        if (isSwagger(plugin)) note(resolved)
+        return resolved
+      }
+    } else if (isSwagger(plugin)) {
+      note(options)
+    } else if (typeof (plugin as PromiseLike<unknown> | null)?.then === 'function') {
+      const noteOptions = options
+      // Settles before avvio loads it (this handler is attached first); avvio reports a rejection.
+      ;(plugin as PromiseLike<unknown>).then((module) => { if (isSwagger(module)) note(noteOptions) }, () => {})
     }
-    return (register as Function).call(this, plugin, options)
-  } as FastifyInstance['register']
+    return register.call(this, plugin, options)
+  }
+  ;(registerNotingSwagger as RegisterFunction)[kNotesSwagger] = true
+  fastify.register = registerNotingSwagger as unknown as FastifyInstance['register']
 }

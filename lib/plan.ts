@@ -2,7 +2,10 @@ import {
   DependencyKind, describeValue, toUse, type DependencyKindValue,
   type Dependency, type DependencyDefinition, type DependencyUseInternals, type SecurityScopes
 } from './dependency'
-import { DependencyCycleError, DependencyInvalidError, DependencyScopeError } from './errors'
+import {
+  DuplicateDependencyNameError, EntryIsPlainFunctionError, EntryNotADependencyError, ListIsOneDependencyError,
+  ListIsPlainFunctionError, ListTypeError, ProtoDependencyNameError, RouteCycleError, RouteScopeError
+} from './errors'
 import type { ParamUse } from './params'
 import { NO_SCOPES, addScopes, scopesObject } from './scopes'
 import { kDependency } from './symbols'
@@ -65,8 +68,13 @@ export interface RootEntry {
 /** Turns a `dependencies` record or list into root entries; `where` names it in errors. */
 export function normalizeDependencyList (list: unknown, where: string): RootEntry[] {
   if (list === undefined || list === null) return []
-  if (typeof list !== 'object') {
-    throw new DependencyInvalidError(`${where}: dependencies must be a record or an array of dependencies, got ${describeValue(list)}`)
+  if (typeof list === 'function') throw new ListIsPlainFunctionError(where, describeValue(list), list.name || 'fn')
+  if (typeof list !== 'object') throw new ListTypeError(where, describeValue(list))
+  // `dependencies: currentUser` would otherwise read the dependency's own fields as entries
+  const single = toUse(list)
+  if (single !== undefined) {
+    const name = single.dependency.name
+    throw new ListIsOneDependencyError(where, name, name, name)
   }
   const entries: RootEntry[] = []
   const named = !Array.isArray(list)
@@ -76,9 +84,10 @@ export function normalizeDependencyList (list: unknown, where: string): RootEntr
     const use = toUse(value)
     if (use === undefined) {
       const label = named ? `"${key}"` : `[${key}]`
-      throw new DependencyInvalidError(`${where}: dependency ${label} is not a dependency, got ${describeValue(value)}; pass the dependency itself, not the result of calling it`)
+      if (typeof value === 'function') throw new EntryIsPlainFunctionError(where, label, describeValue(value), value.name || 'fn')
+      throw new EntryNotADependencyError(where, label, describeValue(value))
     }
-    if (named && key === '__proto__') throw new DependencyInvalidError(`${where}: "__proto__" cannot be a dependency name`)
+    if (named && key === '__proto__') throw new ProtoDependencyNameError(where)
     entries.push({ name: named ? key : undefined, use })
   }
   return entries
@@ -171,7 +180,7 @@ export function compilePlan (
     const seen = path.indexOf(effective)
     if (seen !== -1) {
       const chain = [...labels.slice(seen), label].join(' -> ')
-      throw new DependencyCycleError(`Dependency cycle on route ${route}: ${chain}`)
+      throw new RouteCycleError(route, chain)
     }
     path.push(effective)
     labels.push(label)
@@ -188,10 +197,7 @@ export function compilePlan (
     if (isGenerator && runScope === 'request') {
       const offending = inputSlots.findIndex((slot) => reaches[slot])
       if (offending !== -1) {
-        throw new DependencyScopeError(
-          `The dependency "${definition.name}" has a scope of "request", it cannot depend on dependencies with scope "function". ` +
-          `Route ${route}: its input "${definition.inputNames[offending]}" ("${steps[inputSlots[offending]].name}") is function-scoped or needs one that is.`
-        )
+        throw new RouteScopeError(definition.name, route, definition.inputNames[offending], steps[inputSlots[offending]].name)
       }
     }
 
@@ -221,7 +227,7 @@ export function compilePlan (
     const slot = compileUse(root.use, NO_SCOPES.scopes, root.name === undefined ? 'the route' : `the route (${root.name})`, root.name)
     if (root.name !== undefined) {
       if (outputNames.includes(root.name)) {
-        throw new DependencyInvalidError(`Route ${route}: two dependencies are named "${root.name}"; names on request.deps must be unique across plugin, context and route dependencies`)
+        throw new DuplicateDependencyNameError(route, root.name)
       }
       outputNames.push(root.name)
       outputSlots.push(slot)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { describeValue, type DependencyList } from './dependency'
-import { DependencyInvalidError } from './errors'
+import { ConcurrencyOptionError, PluginRegisteredTwiceError } from './errors'
 import { errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook } from './hooks'
 import { printPlans, type PrintDependenciesOptions } from './inspect'
 import { watchSwaggerRegistration } from './openapi'
@@ -23,11 +23,11 @@ export interface FastifyDependsOptions {
 
 async function fastifyDepends (fastify: FastifyInstance, options: FastifyDependsOptions): Promise<void> {
   if (fastify.hasDecorator('dependencyOverrides')) {
-    throw new DependencyInvalidError('fastify-depends is already registered on this instance; register it once, at the root')
+    throw new PluginRegisteredTwiceError()
   }
   const concurrency = options.concurrency ?? 'sequential'
   if (concurrency !== 'sequential' && concurrency !== 'parallel') {
-    throw new DependencyInvalidError(`fastify-depends: concurrency must be "sequential" or "parallel", got ${describeValue(concurrency)}`)
+    throw new ConcurrencyOptionError(describeValue(concurrency))
   }
   const overrides = new DependencyOverrides()
   const registry: Registry = {
@@ -39,12 +39,12 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
     routes: [],
     errors: [],
     contextsWithRoutes: new WeakMap(),
-    swaggerTransform: undefined,
     ready: false
   }
   const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
   overrides.listen(() => recompileAll(registry))
-  watchSwaggerRegistration(fastify, (transform) => { registry.swaggerTransform = transform })
+  // Already watched since the instance was created, unless it was created before this module loaded.
+  watchSwaggerRegistration(fastify)
 
   fastify.decorate(kRegistry, registry)
   fastify.decorate(kContextDependencies, pluginRoots.length === 0 ? [] : [pluginRoots])

@@ -1,10 +1,11 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { DependencyList } from './dependency'
-import { DependencyInvalidError } from './errors'
+import { AddDependenciesTooLateError } from './errors'
 import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from './hooks'
 import type { DependencyOverrides } from './overrides'
-import { createSwaggerTransform, documentRoute, type SwaggerTransform } from './openapi'
+import { createSwaggerTransform, documentRoute, globalSwaggerTransform } from './openapi'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
+import { routeSeenByPlugin } from './registration-guard'
 import { mergeParams } from './schema-merge'
 import { kContextDependencies, kRegistry } from './symbols'
 import { RouteValidation } from './validation'
@@ -26,8 +27,6 @@ export interface Registry {
   readonly errors: Error[]
   /** Contexts that declared routes (or whose descendants did), with the first one: too late for addDependencies. */
   readonly contextsWithRoutes: WeakMap<object, string>
-  /** @fastify/swagger's global `transform`, when it was registered after this plugin. */
-  swaggerTransform: SwaggerTransform | undefined
   /** Validation follows overrides only once Fastify compiled the routes' validators. */
   ready: boolean
 }
@@ -79,6 +78,7 @@ function fail (registry: Registry, options: RouteOptions, err: unknown): void {
 export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   const context = this as DependsInstance
   const registry = context[kRegistry]
+  routeSeenByPlugin(options)
   const label = routeLabel(options)
   let roots: RootEntry[]
   try {
@@ -106,7 +106,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   // OpenAPI describes the original tree, whatever the overrides are now (FastAPI B67).
   const names = registry.overrides.size === 0 ? plan.names : compilePlan(label, roots, new Map(), false).names
   const doc = documentRoute(roots, names)
-  options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, () => registry.swaggerTransform) } as RouteOptions['config']
+  options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, () => globalSwaggerTransform(context)) } as RouteOptions['config']
 
   const route: CompiledRoute = { label, roots, plan, validation }
   registry.routes.push(route)
@@ -129,9 +129,7 @@ export function addDependencies (this: FastifyInstance, list: DependencyList): F
   const declared = registry.contextsWithRoutes.get(this)
   if (declared !== undefined) {
     const names = entries.map((entry) => `"${entry.use.dependency.name}"`).join(', ')
-    registry.errors.push(new DependencyInvalidError(
-      `addDependencies() with ${names} was called after route ${declared} was declared in this context (or a plugin inside it); call it before the routes it should apply to`
-    ))
+    registry.errors.push(new AddDependenciesTooLateError(names, declared))
     return this
   }
   context[kContextDependencies] = [...context[kContextDependencies], entries]

@@ -13,3 +13,13 @@ export const kRegistry = Symbol('fastify-depends.registry')
 export const kRequestState = Symbol('fastify-depends.request-state')
 /** The parsed, validated and coerced cookies of a request with `Cookie()` parameters. */
 export const kCookieValues = Symbol('fastify-depends.cookie-values')
+// Global symbols (Symbol.for) where two copies of this package may meet on one Fastify instance:
+// the first copy loaded watches every instance, and any copy's plugin must be able to answer it.
+/** On an instance: the registration guard watches it (lib/registration-guard.ts). */
+export const kGuarded = Symbol.for('fastify-depends.guarded')
+/** On route options: the guard's record of the route, until the plugin's onRoute saw it. */
+export const kDeclaredRoute = Symbol.for('fastify-depends.declared-route')
+/** On the context @fastify/swagger was registered in: its options (children read them through the prototype). */
+export const kSwaggerOptions = Symbol.for('fastify-depends.swagger-options')
+/** On a `register` wrapper that notes @fastify/swagger's options. */
+export const kNotesSwagger = Symbol.for('fastify-depends.notes-swagger')

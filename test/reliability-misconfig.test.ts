@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { test } from 'tap'
 import { build, readyError, type CodedError } from './helpers'
 import fastifyDepends, {
@@ -200,4 +200,80 @@ test('an input that is not a dependency throws FST_DEPENDS_INVALID from depends(
   }
   t.throws(() => Depends((() => 1) as never), { code: 'FST_DEPENDS_INVALID' }, 'Depends() of a plain function')
   t.throws(() => Security({} as never), { code: 'FST_DEPENDS_INVALID' }, 'Security() of an object')
+})
+
+test('a plain function where a dependency belongs: the message says to wrap it with depends()', async (t) => {
+  function currentUser (): string { return 'user' }
+  function getDb (): string { return 'db' }
+  const routes: Array<[string, unknown, string]> = [
+    ['/me', { user: currentUser }, 'Route GET /me: dependency "user" is a plain function (function currentUser), not a dependency; wrap it with depends(): depends(currentUser)'],
+    ['/list', [currentUser], 'Route GET /list: dependency [0] is a plain function (function currentUser), not a dependency; wrap it with depends(): depends(currentUser)'],
+    ['/anonymous', [(() => () => 'x')()], 'Route GET /anonymous: dependency [0] is a plain function (function (anonymous)), not a dependency; wrap it with depends(): depends(fn)']
+  ]
+  for (const [url, dependencies, message] of routes) {
+    const app = await build(t)
+    app.get(url, { dependencies: dependencies as never }, async () => 'unreachable')
+    const err = await readyError(app)
+    t.ok(err instanceof DependencyInvalidError, url)
+    t.equal(err?.code, 'FST_DEPENDS_INVALID', url)
+    t.equal(err?.message, message)
+  }
+  let err: CodedError | undefined
+  try {
+    depends({ db: getDb } as never, () => 1, { name: 'repository' })
+  } catch (e) {
+    err = e as CodedError
+  }
+  t.ok(err instanceof DependencyInvalidError)
+  t.equal(err?.code, 'FST_DEPENDS_INVALID')
+  t.equal(err?.message, 'dependency "repository": input "db" is a plain function (function getDb), not a dependency; wrap it with depends(): depends(getDb)')
+  t.throws(() => depends({ db: () => 1 } as never, () => 1, { name: 'repository' }), {
+    code: 'FST_DEPENDS_INVALID',
+    message: 'dependency "repository": input "db" is a plain function (function db), not a dependency; wrap it with depends(): depends(db)'
+  }, 'an arrow function takes its property\'s name')
+  t.throws(() => depends({ db: (() => () => 1)() } as never, () => 1, { name: 'repository' }), {
+    code: 'FST_DEPENDS_INVALID',
+    message: 'dependency "repository": input "db" is a plain function (function (anonymous)), not a dependency; wrap it with depends(): depends(fn)'
+  })
+  t.throws(() => depends({ db: 'getDb' } as never, () => 1, { name: 'repository' }), {
+    code: 'FST_DEPENDS_INVALID',
+    message: 'dependency "repository": input "db" is not a dependency, got string getDb; pass the dependency itself, not the result of calling it'
+  }, 'a value keeps the "result of calling it" hint')
+})
+
+test('one dependency where a record or an array belongs: the message says to write { name } or [name]', async (t) => {
+  const currentUser = depends(() => 'user', { name: 'currentUser' })
+  function currentUserFn (): string { return 'user' }
+  const cases: Array<[string, (app: FastifyInstance) => void, string]> = [
+    ['a dependency', (app) => { app.get('/me', { dependencies: currentUser as never }, async () => 'unreachable') },
+      'Route GET /me: dependencies must be a record or an array of dependencies, got the dependency "currentUser" itself; write { currentUser } or [currentUser]'],
+    ['Depends(dependency)', (app) => { app.get('/me', { dependencies: Depends(currentUser) as never }, async () => 'unreachable') },
+      'Route GET /me: dependencies must be a record or an array of dependencies, got the dependency "currentUser" itself; write { currentUser } or [currentUser]'],
+    ['a plain function', (app) => { app.get('/me', { dependencies: currentUserFn as never }, async () => 'unreachable') },
+      'Route GET /me: dependencies must be a record or an array of dependencies, got function currentUserFn, a plain function; wrap it with depends() and list it: [depends(currentUserFn)]'],
+    ['an anonymous function', (app) => { app.get('/me', { dependencies: (() => () => 1)() as never }, async () => 'unreachable') },
+      'Route GET /me: dependencies must be a record or an array of dependencies, got function (anonymous), a plain function; wrap it with depends() and list it: [depends(fn)]'],
+    ['a string', (app) => { app.get('/me', { dependencies: 'currentUser' as never }, async () => 'unreachable') },
+      'Route GET /me: dependencies must be a record or an array of dependencies, got string currentUser'],
+    ['addDependencies(dependency)', (app) => { app.addDependencies(currentUser as never) },
+      'addDependencies(): dependencies must be a record or an array of dependencies, got the dependency "currentUser" itself; write { currentUser } or [currentUser]']
+  ]
+  for (const [label, setup, message] of cases) {
+    const app = await build(t)
+    setup(app)
+    const err = await readyError(app)
+    t.ok(err instanceof DependencyInvalidError, label)
+    t.equal(err?.code, 'FST_DEPENDS_INVALID', label)
+    t.equal(err?.message, message, label)
+  }
+  const withOptions = Fastify()
+  t.after(() => withOptions.close())
+  withOptions.register(fastifyDepends, { dependencies: currentUser as never })
+  const pluginErr = await readyError(withOptions)
+  t.equal(pluginErr?.code, 'FST_DEPENDS_INVALID')
+  t.equal(pluginErr?.message, 'fastify-depends options: dependencies must be a record or an array of dependencies, got the dependency "currentUser" itself; write { currentUser } or [currentUser]')
+  t.throws(() => depends(currentUser as never, () => 1, { name: 'profile' }), {
+    code: 'FST_DEPENDS_INVALID',
+    message: 'dependency "profile": inputs must be a record of dependencies, got the dependency "currentUser" itself; write depends({ currentUser }, fn)'
+  })
 })
