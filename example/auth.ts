@@ -41,7 +41,7 @@ interface UserRow { id: number, username: string, full_name: string, email: stri
  */
 export const currentUser = depends({ token: oauth2, db: getDb }, async ({ token, db }, { request, securityScopes }): Promise<User> => {
   const challenge = securityScopes.scopes.length > 0 ? `Bearer scope="${securityScopes.scopeStr}"` : 'Bearer'
-  const claims = await request.server.tokens.verify(token ?? '')
+  const claims = await request.server.tokens.verify(token)
   const { rows } = claims === null
     ? { rows: [] }
     : await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [claims.sub])

@@ -76,14 +76,14 @@ declare const valueType: unique symbol
 export interface Dependency<T = unknown> {
   readonly name: string
   readonly [kDependency]: DependencyDefinition
-  /** Type-level only: the value this dependency provides. */
-  readonly [valueType]?: T
+  /** Type-level only: the value this dependency provides (a function, so `undefined` is not absorbed by `?`). */
+  readonly [valueType]?: () => T
 }
 
 /** A dependency at a use site with its own options, as returned by `Depends()` or `Security()`. */
 export interface DependencyUse<T = unknown> {
   readonly [kDependencyUse]: DependencyUseInternals
-  readonly [valueType]?: T
+  readonly [valueType]?: () => T
 }
 
 export type DependencyLike<T = unknown> = Dependency<T> | DependencyUse<T>

@@ -17,7 +17,7 @@ export interface RouteState {
 }
 
 type Done = (err?: unknown) => void
-type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null, deps: unknown }
+type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null }
 
 function startRequest (plan: Plan, request: FastifyRequest, reply: FastifyReply): RequestState {
   const state = new RequestState(plan, request, reply)

@@ -1,7 +1,12 @@
 import { depends, describeValue, isDependency, type Dependency, type DependencyContext } from './dependency'
 import { DependencyInvalidError } from './errors'
 
-export type OverrideFunction = (inputs: Record<never, never>, ctx: DependencyContext) => unknown
+/** A function taken as `depends(fn)`: it returns `T`, a promise of it, or a generator yielding it. */
+export type OverrideFunction<T = unknown> = (inputs: Record<never, never>, ctx: DependencyContext) =>
+  T | PromiseLike<T> | Generator<T, unknown, any> | AsyncGenerator<T, unknown, any>
+
+/** What may replace a `Dependency<T>`: a dependency whose value is assignable to `T`, or a function giving one. */
+export type Override<T> = Dependency<T> | OverrideFunction<T>
 
 /**
  * `app.dependencyOverrides`: a Map from a dependency to its replacement (a dependency, or a
@@ -25,7 +30,9 @@ export class DependencyOverrides extends Map<Dependency<any>, Dependency<any> | 
     return this.#normalized
   }
 
-  override set (original: Dependency<any>, replacement: Dependency<any> | OverrideFunction): this {
+  // `T` comes from the original alone (`NoInfer`, as Fastify's own route types use): a replacement
+  // cannot widen it. `[T][T extends any ? 0 : never]` lets `undefined` through; `DependencyValue<D>` loses literal types.
+  override set<T> (original: Dependency<T>, replacement: NoInfer<Override<T>>): this {
     if (!isDependency(original)) {
       throw new DependencyInvalidError(`dependencyOverrides.set(): the key must be a dependency created with depends(), got ${describeValue(original)}`)
     }

@@ -7,6 +7,7 @@ import {
   ListIsPlainFunctionError, ListTypeError, ProtoDependencyNameError, RouteCycleError, RouteScopeError
 } from './errors'
 import type { ParamUse } from './params'
+import { EMPTY_DEPS } from './request-state'
 import { NO_SCOPES, addScopes, scopesObject } from './scopes'
 import { kDependency } from './symbols'
 
@@ -97,6 +98,10 @@ const EMPTY_INPUTS = Object.freeze({})
 
 function emptyInputs (): object {
   return EMPTY_INPUTS
+}
+
+function emptyDeps (): Record<string, unknown> {
+  return EMPTY_DEPS
 }
 
 // A literal object of known shape is the cheapest thing V8 can build per request, so the
@@ -239,7 +244,7 @@ export function compilePlan (
     early: all.filter((i) => steps[i].early),
     late: all.filter((i) => !steps[i].early),
     all,
-    buildDeps: compileRecordBuilder(outputNames, outputSlots),
+    buildDeps: outputNames.length === 0 ? emptyDeps : compileRecordBuilder(outputNames, outputSlots),
     parallel,
     names,
     params,

@@ -6,6 +6,7 @@ import { errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook } from '
 import { printPlans, type PrintDependenciesOptions } from './inspect'
 import { watchSwaggerRegistration } from './openapi'
 import { DependencyOverrides } from './overrides'
+import { depsAccessor } from './request-state'
 import { normalizeDependencyList } from './plan'
 import { addDependencies, onRoute, recompileAll, type Registry } from './route'
 import { kContextDependencies, kCookieValues, kRegistry, kRequestState } from './symbols'
@@ -53,7 +54,7 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.decorate('printDependencies', function printDependencies (options?: PrintDependenciesOptions) {
     return printPlans(registry.routes.map((route) => route.plan), options)
   })
-  fastify.decorateRequest('deps', null as unknown as Record<string, unknown>)
+  fastify.decorateRequest('deps', depsAccessor)
   fastify.decorateRequest(kRequestState, null)
   fastify.decorateRequest(kCookieValues, null)
   fastify.addHook('onRoute', onRoute)

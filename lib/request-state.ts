@@ -2,7 +2,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DependencyContext } from './dependency'
 import type { Plan, Step } from './plan'
 import { NO_SCOPES } from './scopes'
+import { kRequestState } from './symbols'
 import { isTraced } from './tracing'
+
+/** `request.deps` where there are no named values (no dependencies, a list, not resolved yet): one shared object. */
+export const EMPTY_DEPS: Readonly<Record<string, never>> = Object.freeze({})
+
+type DepsRequest = FastifyRequest & { [kRequestState]: RequestState | null }
+
+/**
+ * `request.deps`, an accessor on Fastify's Request prototype reading the request's state: a route
+ * without dependencies has no state and pays nothing per request (no field to initialize).
+ */
+export const depsAccessor = {
+  getter (this: FastifyRequest): Record<string, unknown> {
+    const state = (this as DepsRequest)[kRequestState]
+    return state === null ? EMPTY_DEPS : state.deps
+  },
+  setter (this: FastifyRequest, value: Record<string, unknown>): void {
+    const state = (this as DepsRequest)[kRequestState]
+    if (state !== null) state.deps = value
+    // No state to hold it (a route without dependencies): an own property shadows the accessor.
+    else Object.defineProperty(this, 'deps', { value, writable: true, enumerable: true, configurable: true })
+  }
+}
 
 /**
  * Everything one request's resolution owns. One object and one slots array per request;
@@ -13,6 +36,8 @@ export class RequestState {
   readonly slots: unknown[]
   readonly request: FastifyRequest
   readonly reply: FastifyReply
+  /** `request.deps`: the named values once resolution succeeded. */
+  deps: Record<string, unknown> = EMPTY_DEPS
   /** The context handed to dependencies that see no security scopes. */
   readonly ctx: DependencyContext
   /** Entered function-scoped generators and their steps, interleaved: [gen, step, gen, step, ...]. */

@@ -84,7 +84,7 @@ function advance (state: RequestState): boolean {
 }
 
 function resolved (state: RequestState): void {
-  state.request.deps = state.plan.buildDeps(state.slots)
+  state.deps = state.plan.buildDeps(state.slots)
   ;(state.resolvedDone as Done)()
 }
 

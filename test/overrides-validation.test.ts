@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { build } from './helpers'
-import { depends, Query, Header, Cookie, Body } from '../lib/index'
+import { depends, Query, Header, Cookie, Body, type Dependency } from '../lib/index'
 
 // ported from tests/test_dependency_overrides.py (validation follows the effective tree, DESIGN §7)
 
@@ -21,7 +21,7 @@ test('an override that drops a required query parameter stops the route from req
   await app.ready()
   t.same((await app.inject('/main-depends')).json(), badRequest("querystring must have required property 'q'"))
 
-  app.dependencyOverrides.set(commonParameters, depends({ q: Query('q', Type.Optional(Type.String())) }, ({ q }) => ({ q: q ?? null, skip: 5, limit: 10 })))
+  app.dependencyOverrides.set(commonParameters as Dependency, depends({ q: Query('q', Type.Optional(Type.String())) }, ({ q }) => ({ q: q ?? null, skip: 5, limit: 10 })))
   const overridden = await app.inject('/main-depends')
   t.equal(overridden.statusCode, 200)
   t.same(overridden.json(), { params: { q: null, skip: 5, limit: 10 } })
@@ -37,7 +37,7 @@ test('an override whose own inputs need a new parameter answers 400 when it is m
   app.get('/decorator-depends', { dependencies: [commonParameters] }, async () => ({ in: 'decorator-depends' }))
   await app.ready()
   const sub = depends({ k: Query('k', Type.Integer()) }, ({ k }) => k, { name: 'overriderSubDependency' })
-  app.dependencyOverrides.set(commonParameters, depends({ k: sub }, ({ k }) => ({ k })))
+  app.dependencyOverrides.set(commonParameters as Dependency, depends({ k: sub }, ({ k }) => ({ k })))
 
   t.same((await app.inject('/main-depends?q=foo')).json(), badRequest("querystring must have required property 'k'"))
   t.same((await app.inject('/main-depends?k=x')).json(), badRequest('querystring/k must be integer'))
@@ -88,7 +88,7 @@ test('an override whose parameter conflicts with the route throws FST_DEPENDS_PA
   const b = depends(() => 'b', { name: 'b' })
   app.get('/', { dependencies: { a, b } }, async (request) => request.deps)
   await app.ready()
-  t.throws(() => app.dependencyOverrides.set(b, depends({ q: Query('q', Type.Integer()) }, ({ q }) => q)), { code: 'FST_DEPENDS_PARAM_CONFLICT' })
+  t.throws(() => app.dependencyOverrides.set(b as Dependency, depends({ q: Query('q', Type.Integer()) }, ({ q }) => q)), { code: 'FST_DEPENDS_PARAM_CONFLICT' })
   t.equal(app.dependencyOverrides.size, 0)
   t.same((await app.inject('/?q=x')).json(), { a: 'x', b: 'b' })
 })
@@ -96,7 +96,7 @@ test('an override whose parameter conflicts with the route throws FST_DEPENDS_PA
 test('an override set before ready() is validated from the start', async (t) => {
   const app = await build(t)
   app.get('/main-depends', { dependencies: { params: commonParameters } }, async (request) => request.deps)
-  app.dependencyOverrides.set(commonParameters, () => ({ fixed: true }))
+  app.dependencyOverrides.set(commonParameters as Dependency, () => ({ fixed: true }))
   t.same((await app.inject('/main-depends')).json(), { params: { fixed: true } })
 })
 

@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { build, EventLog } from './helpers'
-import { depends, Depends, Security } from '../lib/index'
+import { depends, Depends, Security, type Dependency } from '../lib/index'
 
 test('dependencyOverrides is a Map decorated on the instance, empty at first', async (t) => {
   const app = await build(t)
@@ -69,7 +69,7 @@ test('a plain function replacement is taken as depends(fn) and receives the cont
   const app = await build(t)
   const getUser = depends(() => 'real-user', { name: 'getUser' })
   app.get('/x', { dependencies: { user: getUser } }, async (request) => ({ user: request.deps.user }))
-  app.dependencyOverrides.set(getUser, (inputs, { request }) => ({
+  app.dependencyOverrides.set(getUser as Dependency, (inputs, { request }) => ({
     inputs, fake: request.headers['x-user']
   }))
 
@@ -104,7 +104,7 @@ test("the replacement sees the original's security scopes (B66)", async (t) => {
   const current = depends({ token: Security(orig, ['bar']) }, ({ token }) => token, { name: 'current' })
   app.get('/direct', { dependencies: { user: Security(orig, ['foo', 'bar']) } }, async (request) => request.deps.user)
   app.get('/nested', { dependencies: { user: Security(current, ['foo']) } }, async (request) => request.deps.user)
-  app.dependencyOverrides.set(orig, depends((_, { securityScopes }) => ({
+  app.dependencyOverrides.set(orig as Dependency, depends((_, { securityScopes }) => ({
     scopes: securityScopes.scopes, scopeStr: securityScopes.scopeStr
   })))
 
@@ -134,8 +134,8 @@ test("the replacement keeps the original's useCache: false and the use site's us
   app.get('/use-site', { dependencies: { a: cached, b: Depends(cached, { useCache: false }) } }, async (request) => request.deps)
   let calls = 0
   const counting = depends(() => ++calls)
-  app.dependencyOverrides.set(uncached, counting)
-  app.dependencyOverrides.set(cached, counting)
+  app.dependencyOverrides.set(uncached as Dependency, counting)
+  app.dependencyOverrides.set(cached as Dependency, counting)
 
   t.same((await app.inject('/declared')).json(), { a: 1, b: 2 })
   t.same((await app.inject('/use-site')).json(), { a: 3, b: 4 })

@@ -264,6 +264,38 @@ test('a route with no dependencies anywhere is left as it was declared', async (
   t.equal(seen.onError, undefined)
 })
 
+test('request.deps is one shared frozen empty object wherever there are no named values, never null', async (t) => {
+  const app = await build(t)
+  const seen: unknown[] = []
+  const user = depends(() => ({ id: 1 }))
+  app.get('/plain', async (request) => { seen.push(request.deps); return 'plain' })
+  app.get('/list', { dependencies: [user] }, async (request) => { seen.push(request.deps); return 'list' })
+  app.get('/record', {
+    dependencies: { user },
+    onRequest: (request, _reply, done) => { seen.push(request.deps); done() }
+  }, async (request) => { seen.push(request.deps); return 'record' })
+  for (const url of ['/plain', '/plain', '/list', '/list', '/record']) t.equal((await app.inject(url)).statusCode, 200)
+  const [plain, plainAgain, list, listAgain, beforeResolution, record] = seen
+  t.same(plain, {})
+  t.ok(Object.isFrozen(plain))
+  for (const other of [plainAgain, list, listAgain, beforeResolution]) t.equal(other, plain, 'the same object')
+  t.same(record, { user: { id: 1 } })
+})
+
+test('request.deps can be assigned, on a route with dependencies and on one without', async (t) => {
+  const app = await build(t)
+  const user = depends(() => ({ id: 1 }))
+  const replaced = { user: { id: 2 } }
+  const assign: RouteOptions['preHandler'] = (request, _reply, done) => { request.deps = replaced; done() }
+  app.get('/plain', { preHandler: assign }, async (request) => request.deps)
+  app.get('/record', { dependencies: { user }, preHandler: assign }, async (request) => request.deps)
+  app.get('/other', async (request) => ({ deps: request.deps }))
+  t.same((await app.inject('/plain')).json(), replaced)
+  t.same((await app.inject('/record')).json(), replaced)
+  // The own property set on one request does not leak to the next.
+  t.same((await app.inject('/other')).json(), { deps: {} })
+})
+
 test('concurrency other than sequential or parallel rejects registration with FST_DEPENDS_INVALID', async (t) => {
   await t.rejects(build(t, { concurrency: 'bogus' as never }), { code: 'FST_DEPENDS_INVALID' })
 })

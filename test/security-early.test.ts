@@ -175,14 +175,14 @@ test('over a real socket the 401 arrives while most of a large body was never se
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
 /** Shows a form value with `undefined` spelled out. */
-function shown (value: Record<string, unknown>): Record<string, unknown> {
+function shown (value: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, v === undefined ? '<undefined>' : v]))
 }
 
 async function tokenApp (app: FastifyInstance): Promise<void> {
   await app.register(formbody)
-  app.post('/token', { dependencies: { form: OAuth2PasswordRequestForm } }, async (request) => shown(request.deps.form as Record<string, unknown>))
-  app.post('/strict', { dependencies: { form: OAuth2PasswordRequestFormStrict } }, async (request) => shown(request.deps.form as Record<string, unknown>))
+  app.post('/token', { dependencies: { form: OAuth2PasswordRequestForm } }, async (request) => shown(request.deps.form))
+  app.post('/strict', { dependencies: { form: OAuth2PasswordRequestFormStrict } }, async (request) => shown(request.deps.form))
 }
 
 test('OAuth2PasswordRequestForm reads the form fields into camelCase with scopes split on whitespace', async (t) => {

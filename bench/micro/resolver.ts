@@ -43,7 +43,7 @@ export async function run (quick: boolean): Promise<ResolverResult> {
   const nodes = W2_NODES.length
   const plan = compilePlan(`GET ${W2_PATH}`, normalizeDependencyList(w2RouteDeps(), 'bench'), new Map(), false)
   if (plan.steps.length !== nodes) throw new Error(`expected ${nodes} steps, got ${plan.steps.length}`)
-  const request = { [kRequestState]: null, deps: null, headers: {} } as unknown as FastifyRequest & { [kRequestState]: unknown, deps: unknown }
+  const request = { [kRequestState]: null, headers: {} } as unknown as FastifyRequest & { [kRequestState]: unknown }
   const reply = {} as FastifyReply
   const hook = await installedResolveHook()
   const done = (err?: unknown): void => { if (err !== undefined) throw err }
@@ -53,14 +53,15 @@ export async function run (quick: boolean): Promise<ResolverResult> {
   const markResolved = (): void => { resolved = true }
   const viaResolver = (): unknown => {
     resolved = false
-    resolveSequential(new RequestState(plan, request, reply), markResolved)
+    const state = new RequestState(plan, request, reply)
+    resolveSequential(state, markResolved)
     if (!resolved) throw new Error('W2 must resolve synchronously')
-    return request.deps
+    return state.deps
   }
   const viaHook = (): unknown => {
     request[kRequestState] = null
     hook(request, reply, done)
-    return request.deps
+    return (request[kRequestState] as { deps: unknown }).deps
   }
   if (JSON.stringify(viaResolver()) !== expected || JSON.stringify(viaHook()) !== expected) throw new Error('W2 values differ')
 

@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import { readCookie } from '../cookies'
 import type { Dependency } from '../dependency'
-import { defineScheme, notAuthenticated, type SchemeOptions } from './scheme'
+import { defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
-type ApiKeyOptions = SchemeOptions & { name: string }
+type ApiKeyOptions<AutoError extends boolean = boolean> = SchemeOptions<AutoError> & { name: string }
 
 function apiKeyScheme (factory: string, where: 'query' | 'header' | 'cookie', options: ApiKeyOptions, read: (request: FastifyRequest) => unknown): Dependency<string | undefined> {
   return defineScheme<string | undefined>(factory, options, { type: 'apiKey', in: where, name: options.name }, (request, autoError) => {
@@ -19,17 +19,17 @@ function apiKeyScheme (factory: string, where: 'query' | 'header' | 'cookie', op
 }
 
 /** An API key in the query string (FastAPI B97). */
-export function APIKeyQuery (options: ApiKeyOptions): Dependency<string | undefined> {
-  return apiKeyScheme('APIKeyQuery', 'query', options, (request) => (request.query as Record<string, unknown> | undefined)?.[options.name])
+export function APIKeyQuery<AutoError extends boolean = true> (options: ApiKeyOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
+  return apiKeyScheme('APIKeyQuery', 'query', options, (request) => (request.query as Record<string, unknown> | undefined)?.[options.name]) as Dependency<SchemeValue<string, AutoError>>
 }
 
 /** An API key in a header, by case-insensitive name (FastAPI B97). */
-export function APIKeyHeader (options: ApiKeyOptions): Dependency<string | undefined> {
+export function APIKeyHeader<AutoError extends boolean = true> (options: ApiKeyOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
   const header = options.name.toLowerCase()
-  return apiKeyScheme('APIKeyHeader', 'header', options, (request) => request.headers[header])
+  return apiKeyScheme('APIKeyHeader', 'header', options, (request) => request.headers[header]) as Dependency<SchemeValue<string, AutoError>>
 }
 
 /** An API key in a cookie: from `request.cookies` with `@fastify/cookie`, else the Cookie header (FastAPI B97). */
-export function APIKeyCookie (options: ApiKeyOptions): Dependency<string | undefined> {
-  return apiKeyScheme('APIKeyCookie', 'cookie', options, (request) => readCookie(request, options.name))
+export function APIKeyCookie<AutoError extends boolean = true> (options: ApiKeyOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
+  return apiKeyScheme('APIKeyCookie', 'cookie', options, (request) => readCookie(request, options.name)) as Dependency<SchemeValue<string, AutoError>>
 }

@@ -1,5 +1,5 @@
 import type { Dependency } from '../dependency'
-import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions } from './scheme'
+import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
 /** What `HTTPBearer`, `HTTPDigest` and `HTTPBase` return. */
 export interface HTTPAuthorizationCredentials {
@@ -29,20 +29,20 @@ function httpScheme (factory: string, expected: string | undefined, challenge: s
 }
 
 /** `Authorization: Bearer <token>` as `{ scheme, credentials }` (FastAPI B94). */
-export function HTTPBearer (options: SchemeOptions & { bearerFormat?: string } = {}): Dependency<HTTPAuthorizationCredentials | undefined> {
+export function HTTPBearer<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { bearerFormat?: string } = {}): Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>> {
   const openapi: Record<string, unknown> = { type: 'http', scheme: 'bearer' }
   if (options.bearerFormat !== undefined) openapi.bearerFormat = options.bearerFormat
-  return httpScheme('HTTPBearer', 'bearer', 'Bearer', openapi, options)
+  return httpScheme('HTTPBearer', 'bearer', 'Bearer', openapi, options) as Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>>
 }
 
 /** `Authorization: Digest ...`, credentials not parsed (FastAPI B95). */
-export function HTTPDigest (options: SchemeOptions = {}): Dependency<HTTPAuthorizationCredentials | undefined> {
-  return httpScheme('HTTPDigest', 'digest', 'Digest', { type: 'http', scheme: 'digest' }, options)
+export function HTTPDigest<AutoError extends boolean = true> (options: SchemeOptions<AutoError> = {}): Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>> {
+  return httpScheme('HTTPDigest', 'digest', 'Digest', { type: 'http', scheme: 'digest' }, options) as Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>>
 }
 
 /** Any `Authorization: <scheme> <credentials>`; the challenge is the configured scheme (FastAPI B96). */
-export function HTTPBase (options: SchemeOptions & { scheme: string }): Dependency<HTTPAuthorizationCredentials | undefined> {
-  return httpScheme('HTTPBase', undefined, titleCase(options.scheme), { type: 'http', scheme: options.scheme }, options)
+export function HTTPBase<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { scheme: string }): Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>> {
+  return httpScheme('HTTPBase', undefined, titleCase(options.scheme), { type: 'http', scheme: options.scheme }, options) as Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>>
 }
 
 // Python's b64decode (non-validating): characters outside the alphabet are dropped, then the
@@ -62,7 +62,7 @@ function decodeBase64Ascii (param: string): string | undefined {
 }
 
 /** `Authorization: Basic base64(user:password)` as `{ username, password }` (FastAPI B93). */
-export function HTTPBasic (options: SchemeOptions & { realm?: string } = {}): Dependency<HTTPBasicCredentials | undefined> {
+export function HTTPBasic<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { realm?: string } = {}): Dependency<SchemeValue<HTTPBasicCredentials, AutoError>> {
   const challenge = options.realm === undefined || options.realm === '' ? 'Basic' : `Basic realm="${options.realm}"`
   return defineScheme<HTTPBasicCredentials | undefined>('HTTPBasic', options, { type: 'http', scheme: 'basic' }, (request, autoError) => {
     const { value, scheme, param } = authorizationParts(request)
@@ -75,5 +75,5 @@ export function HTTPBasic (options: SchemeOptions & { realm?: string } = {}): De
     const colon = decoded === undefined ? -1 : decoded.indexOf(':')
     if (colon === -1) throw notAuthenticated(challenge)
     return { username: (decoded as string).slice(0, colon), password: (decoded as string).slice(colon + 1) }
-  })
+  }) as Dependency<SchemeValue<HTTPBasicCredentials, AutoError>>
 }

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { depends, type Dependency } from '../dependency'
 import { bodyField } from '../params'
-import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions } from './scheme'
+import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
 type Scopes = Record<string, string>
 
@@ -28,22 +28,22 @@ function wholeHeader (factory: string, options: SchemeOptions, openapi: Record<s
   })
 }
 
-export interface OAuth2PasswordBearerOptions extends SchemeOptions {
+export interface OAuth2PasswordBearerOptions<AutoError extends boolean = boolean> extends SchemeOptions<AutoError> {
   tokenUrl: string
   scopes?: Scopes
   refreshUrl?: string
 }
 
 /** The token of `Authorization: Bearer <token>`, documented as OAuth2's password flow (FastAPI B91). */
-export function OAuth2PasswordBearer (options: OAuth2PasswordBearerOptions): Dependency<string | undefined> {
+export function OAuth2PasswordBearer<AutoError extends boolean = true> (options: OAuth2PasswordBearerOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
   const password: Record<string, unknown> = {}
   if (options.refreshUrl !== undefined) password.refreshUrl = options.refreshUrl
   password.scopes = options.scopes ?? {}
   password.tokenUrl = options.tokenUrl
-  return bearerToken('OAuth2PasswordBearer', options, { type: 'oauth2', flows: { password } })
+  return bearerToken('OAuth2PasswordBearer', options, { type: 'oauth2', flows: { password } }) as Dependency<SchemeValue<string, AutoError>>
 }
 
-export interface OAuth2AuthorizationCodeBearerOptions extends SchemeOptions {
+export interface OAuth2AuthorizationCodeBearerOptions<AutoError extends boolean = boolean> extends SchemeOptions<AutoError> {
   authorizationUrl: string
   tokenUrl: string
   refreshUrl?: string
@@ -51,13 +51,13 @@ export interface OAuth2AuthorizationCodeBearerOptions extends SchemeOptions {
 }
 
 /** Like `OAuth2PasswordBearer`, documented as the authorization code flow (FastAPI B92). */
-export function OAuth2AuthorizationCodeBearer (options: OAuth2AuthorizationCodeBearerOptions): Dependency<string | undefined> {
+export function OAuth2AuthorizationCodeBearer<AutoError extends boolean = true> (options: OAuth2AuthorizationCodeBearerOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
   const authorizationCode: Record<string, unknown> = {}
   if (options.refreshUrl !== undefined) authorizationCode.refreshUrl = options.refreshUrl
   authorizationCode.scopes = options.scopes ?? {}
   authorizationCode.authorizationUrl = options.authorizationUrl
   authorizationCode.tokenUrl = options.tokenUrl
-  return bearerToken('OAuth2AuthorizationCodeBearer', options, { type: 'oauth2', flows: { authorizationCode } })
+  return bearerToken('OAuth2AuthorizationCodeBearer', options, { type: 'oauth2', flows: { authorizationCode } }) as Dependency<SchemeValue<string, AutoError>>
 }
 
 export interface OAuthFlows {
@@ -68,17 +68,17 @@ export interface OAuthFlows {
 }
 
 /** Generic OAuth2: the whole Authorization header, any scheme (FastAPI B98). */
-export function OAuth2 (options: SchemeOptions & { flows?: OAuthFlows } = {}): Dependency<string | undefined> {
+export function OAuth2<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { flows?: OAuthFlows } = {}): Dependency<SchemeValue<string, AutoError>> {
   const flows: Record<string, unknown> = {}
   for (const [flow, settings] of Object.entries(options.flows ?? {})) {
     flows[flow] = { scopes: {}, ...settings }
   }
-  return wholeHeader('OAuth2', options, { type: 'oauth2', flows })
+  return wholeHeader('OAuth2', options, { type: 'oauth2', flows }) as Dependency<SchemeValue<string, AutoError>>
 }
 
 /** OpenID Connect: the whole Authorization header (FastAPI B99). */
-export function OpenIdConnect (options: SchemeOptions & { openIdConnectUrl: string }): Dependency<string | undefined> {
-  return wholeHeader('OpenIdConnect', options, { type: 'openIdConnect', openIdConnectUrl: options.openIdConnectUrl })
+export function OpenIdConnect<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { openIdConnectUrl: string }): Dependency<SchemeValue<string, AutoError>> {
+  return wholeHeader('OpenIdConnect', options, { type: 'openIdConnect', openIdConnectUrl: options.openIdConnectUrl }) as Dependency<SchemeValue<string, AutoError>>
 }
 
 /** The value of `OAuth2PasswordRequestForm`; wire fields stay snake_case. */

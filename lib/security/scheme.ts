@@ -11,13 +11,16 @@ export interface SchemeSpec {
   readonly openapi: Readonly<Record<string, unknown>>
 }
 
-/** Options every scheme takes (FastAPI's, in camelCase). */
-export interface SchemeOptions {
+/** Options every scheme takes (FastAPI's, in camelCase); `AutoError` is the literal type of `autoError`. */
+export interface SchemeOptions<AutoError extends boolean = boolean> {
   schemeName?: string
   description?: string
   /** `false`: answer `undefined` instead of 401 when nothing usable was sent. */
-  autoError?: boolean
+  autoError?: AutoError
 }
+
+/** A scheme's value: `T`, plus `undefined` only where `autoError` may be `false`. */
+export type SchemeValue<T, AutoError extends boolean> = false extends AutoError ? T | undefined : T
 
 /** FastAPI's 401 for missing or unusable credentials, with the scheme's challenge. */
 export function notAuthenticated (challenge: string): Error {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { test, type Test } from 'tap'
 import { build } from '../helpers'
-import { depends, Depends, Security, Query } from '../../lib/index'
+import { depends, Depends, Security, Query, type Dependency } from '../../lib/index'
 
 // Ported from FastAPI's tests/test_dependency_overrides.py and tests/test_dependency_security_overrides.py.
 // Overrides drive validation: a route validates the parameters of its effective tree (DESIGN §7).
@@ -74,21 +74,21 @@ for (const [route, hasParams] of routes) {
   // ported from tests/test_dependency_overrides.py test_override_with_sub_main_depends (and the decorator/router variants)
   test(`test_override_with_sub_${name}: an override whose sub-dependency needs "k" makes /${route}/ require it`, async (t) => {
     const app = await overridesApp(t)
-    app.dependencyOverrides.set(commonParameters, overriderDependencyWithSub)
+    app.dependencyOverrides.set(commonParameters as Dependency, overriderDependencyWithSub)
     t.same(await get(app, `/${route}/`), [400, missing('k')])
   })
 
   // ported from tests/test_dependency_overrides.py test_override_with_sub__main_depends_q_foo (and the decorator/router variants)
   test(`test_override_with_sub_${name}_q_foo: the original's "q" no longer satisfies /${route}/ under the override`, async (t) => {
     const app = await overridesApp(t)
-    app.dependencyOverrides.set(commonParameters, overriderDependencyWithSub)
+    app.dependencyOverrides.set(commonParameters as Dependency, overriderDependencyWithSub)
     t.same(await get(app, `/${route}/?q=foo`), [400, missing('k')])
   })
 
   // ported from tests/test_dependency_overrides.py test_override_with_sub_main_depends_k_bar (and the decorator/router variants)
   test(`test_override_with_sub_${name}_k_bar: with "k" the override's value is used on /${route}/`, async (t) => {
     const app = await overridesApp(t)
-    app.dependencyOverrides.set(commonParameters, overriderDependencyWithSub)
+    app.dependencyOverrides.set(commonParameters as Dependency, overriderDependencyWithSub)
     t.same(await get(app, `/${route}/?k=bar`), [200, ok({ k: 'bar' })])
     app.dependencyOverrides.clear()
     t.same(await get(app, `/${route}/?k=bar`), [400, missing('q')], 'clearing the overrides restores the original parameters')
@@ -109,7 +109,7 @@ const simpleCases: Array<[string, unknown]> = [
 // ported from tests/test_dependency_overrides.py test_override_simple (8 parametrized cases)
 test('test_override_simple: an override that makes "q" optional serves every route without it', async (t) => {
   const app = await overridesApp(t)
-  app.dependencyOverrides.set(commonParameters, overriderDependencySimple)
+  app.dependencyOverrides.set(commonParameters as Dependency, overriderDependencySimple)
   for (const [url, expected] of simpleCases) {
     t.same(await get(app, url), [200, expected], url)
   }
@@ -117,7 +117,7 @@ test('test_override_simple: an override that makes "q" optional serves every rou
 
 test('an override set before ready() drives validation from the first request', async (t) => {
   const app = await build(t)
-  app.dependencyOverrides.set(commonParameters, overriderDependencyWithSub)
+  app.dependencyOverrides.set(commonParameters as Dependency, overriderDependencyWithSub)
   app.get('/main-depends/', { dependencies: { commons: commonParameters } }, async (request) => request.deps.commons)
   t.same(await get(app, '/main-depends/?q=foo'), [400, missing('k')])
   t.same(await get(app, '/main-depends/?k=bar'), [200, { k: 'bar' }])
@@ -152,7 +152,7 @@ test('a plain function overrides a plain dependency next to a Security() one', a
 // ported from tests/test_dependency_security_overrides.py test_override_security
 test('the override of a Security() dependency receives the original\'s scopes', async (t) => {
   const { app, getUser } = await securityApp(t)
-  app.dependencyOverrides.set(getUser, (_inputs, { securityScopes }) => ['alice', securityScopes.scopes])
+  app.dependencyOverrides.set(getUser as Dependency, (_inputs, { securityScopes }) => ['alice', securityScopes.scopes])
   t.same((await app.inject('/user')).json(), { user: 'alice', scopes: ['foo', 'bar'], data: [1, 2, 3] })
   app.dependencyOverrides.clear()
   t.same((await app.inject('/user')).json(), { user: 'john', scopes: ['foo', 'bar'], data: [1, 2, 3] })

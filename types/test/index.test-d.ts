@@ -60,7 +60,7 @@ app.get<{ Deps: InferDeps<typeof deps> }>('/items', { dependencies: deps }, asyn
   return request.deps.user.name
 })
 app.post('/ping', { dependencies: [getDb, Depends(requestId, { useCache: false })] }, async (request) => {
-  expectType<Record<string, unknown>>(request.deps)
+  expectType<Record<never, never>>(request.deps)
 })
 expectError(app.get('/bad', { dependencies: { x: 1 } }, async () => 'x'))
 
