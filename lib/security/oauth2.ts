@@ -1,6 +1,6 @@
-import { Type } from '@sinclair/typebox'
 import { depends, type Dependency } from '../dependency'
 import { bodyField } from '../params'
+import { markKind } from '../typebox-marks'
 import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
 type Scopes = Record<string, string>
@@ -94,15 +94,19 @@ export interface OAuth2PasswordRequest {
 
 const FORM = 'application/x-www-form-urlencoded'
 
+// Marked for both TypeBox generations, so an app on either TypeBox validator compiler takes the form.
+function formString<T extends string | undefined> (name: string, options: { pattern?: string, default?: string }, optional: boolean): Dependency<T> {
+  return bodyField(name, markKind({ ...options, type: 'string' }, 'String', true, true, optional), FORM) as Dependency<T>
+}
+
 function passwordForm (strict: boolean): Dependency<OAuth2PasswordRequest> {
-  const grantType = Type.String({ pattern: '^password$' })
   return depends({
-    grantType: bodyField('grant_type', strict ? grantType : Type.Optional(grantType), FORM),
-    username: bodyField('username', Type.String(), FORM),
-    password: bodyField('password', Type.String(), FORM),
-    scope: bodyField('scope', Type.String({ default: '' }), FORM),
-    clientId: bodyField('client_id', Type.Optional(Type.String()), FORM),
-    clientSecret: bodyField('client_secret', Type.Optional(Type.String()), FORM)
+    grantType: formString<string | undefined>('grant_type', { pattern: '^password$' }, !strict),
+    username: formString<string>('username', {}, false),
+    password: formString<string>('password', {}, false),
+    scope: formString<string>('scope', { default: '' }, false),
+    clientId: formString<string | undefined>('client_id', {}, true),
+    clientSecret: formString<string | undefined>('client_secret', {}, true)
   }, ({ grantType, username, password, scope, clientId, clientSecret }): OAuth2PasswordRequest => ({
     grantType,
     username,
