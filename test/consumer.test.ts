@@ -56,6 +56,12 @@ app.get<{ Deps: InferDeps<typeof deps> }>('/', { dependencies: deps }, async (re
   void request.deps.user.email
   return { name, n, again: request.deps.again }
 })
+// request.deps inferred from the dependencies option, without a generic
+app.get('/inferred', { dependencies: { user, limit } }, async (request) => {
+  const name: string = request.deps.user.name
+  const n: number = request.deps.limit
+  return { name, n }
+})
 const answer = await app.inject('/?limit=5')
 console.log(answer.body)
 await app.close()
@@ -100,6 +106,17 @@ app.inject('/?limit=5').then(async (answer) => {
   console.log(answer.body)
   await app.close()
 })
+`
+
+const esmScript = `import fastifyDepends, { depends, Query } from 'fastify-depends'
+import Fastify from 'fastify'
+
+const app = Fastify()
+await app.register(fastifyDepends)
+app.get('/', { dependencies: { limit: Query('limit', { type: 'integer', default: 20 }), one: depends(() => 1) } }, async (request) => request.deps)
+const answer = await app.inject('/?limit=5')
+console.log(answer.body)
+await app.close()
 `
 
 // skipLibCheck off where the package's own declarations must hold up to a full check.
@@ -170,6 +187,21 @@ t.test('the packed tarball installs and works in fresh projects of every module 
   t.teardown(() => rmSync(base, { recursive: true, force: true }))
   const { stdout: packed } = await run(npm, ['pack', '--silent', '--pack-destination', base], { cwd: root })
   const tarball = join(base, packed.trim().split('\n').pop() as string)
+
+  await t.test('with only fastify beside it (no TypeBox, plain JSON Schema), require() and import both work', async (t) => {
+    const bare = join(base, 'bare')
+    mkdirSync(bare)
+    writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'bare', private: true }))
+    await run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, `fastify@${installed('fastify')}`], { cwd: bare, maxBuffer: 16 * 1024 * 1024 })
+    const { stdout: tree } = await run(npm, ['ls', '--all', '--parseable'], { cwd: bare, maxBuffer: 16 * 1024 * 1024 })
+    t.notMatch(tree, /typebox/, 'no TypeBox is installed')
+    writeFileSync(join(bare, 'index.cjs'), cjsScript)
+    writeFileSync(join(bare, 'index.mjs'), esmScript)
+    for (const file of ['index.cjs', 'index.mjs']) {
+      const { stdout } = await run(process.execPath, [join(bare, file)], { cwd: bare })
+      t.strictSame(JSON.parse(stdout), { limit: 5, one: 1 }, `node ${file}`)
+    }
+  })
 
   // One install shared by the projects below it: a user's dependencies, nothing from this repository.
   writeFileSync(join(base, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
