@@ -1,17 +1,17 @@
 import '../types/fastify'
 import { plugin } from './plugin'
 
-export { depends, Depends, Security, isDependency } from './dependency'
+export { depends, Depends, Security, isDependency } from './define/dependency'
 export type {
   Dependency, DependencyUse, DependencyLike, DependencyValue, DependencyList, InferDeps,
   DependencyContext, DependencyOptions, DependencyScope, UseOptions, SecurityScopes, ResponseDescription
-} from './dependency'
+} from './define/dependency'
 export {
   DependencyScopeError, DependencyCycleError, DependencyInvalidError, DependencyParamConflictError,
   DependencyGeneratorError, DependencyErrorSwallowedError, DependencyClientAbortError, DependencyNotRegisteredError
 } from './errors'
-export { httpError, type HttpError } from './http-error'
-export { Query, Header, Cookie, Path, Body, type ParamValue } from './params'
+export { httpError, type HttpError } from './define/http-error'
+export { Query, Header, Cookie, Path, Body, type ParamValue } from './params/params'
 export {
   OAuth2PasswordBearer, OAuth2AuthorizationCodeBearer, OAuth2, OpenIdConnect,
   OAuth2PasswordRequestForm, OAuth2PasswordRequestFormStrict,
@@ -22,8 +22,8 @@ export { APIKeyQuery, APIKeyHeader, APIKeyCookie } from './security/api-key'
 export type { SchemeOptions, SchemeValue } from './security/scheme'
 export { DependencyOverrides, type Override, type OverrideFunction } from './overrides'
 export type { FastifyDependsOptions } from './plugin'
-export type { PrintDependenciesOptions } from './inspect'
-export { resolveChannel, cleanupChannel, type DependencyTraceContext } from './tracing'
+export type { PrintDependenciesOptions } from './describe/inspect'
+export { resolveChannel, cleanupChannel, type DependencyTraceContext } from './describe/tracing'
 
 export const fastifyDepends = plugin
 export default plugin

@@ -1,4 +1,4 @@
-import { depends, describeValue, isDependency, type Dependency, type DependencyContext } from './dependency'
+import { depends, describeValue, isDependency, type Dependency, type DependencyContext } from './define/dependency'
 import { DependencyInvalidError } from './errors'
 
 /** A function taken as `depends(fn)`: it returns `T`, a promise of it, or a generator yielding it. */

@@ -61,8 +61,8 @@ function exportsOf (file) {
 
 // tsc drops comments on imports: the optional peer `typebox` (1.x) must stay optional for users
 // who compile without skipLibCheck and have only @sinclair/typebox, or plain JSON Schema.
-const staticTypes = new URL('../dist/lib/schema-static.d.ts', import.meta.url)
+const staticTypes = new URL('../dist/lib/define/schema-static.d.ts', import.meta.url)
 const optionalImport = "import type { Static as StaticOfTypeBox1 } from 'typebox';"
 const declarations = readFileSync(staticTypes, 'utf8')
-if (!declarations.includes(optionalImport)) throw new Error(`write-entries: ${optionalImport} not found in dist/lib/schema-static.d.ts`)
+if (!declarations.includes(optionalImport)) throw new Error(`write-entries: ${optionalImport} not found in dist/lib/define/schema-static.d.ts`)
 writeFileSync(staticTypes, declarations.replace(optionalImport, `// @ts-ignore -- typebox 1.x is an optional peer; without it only its own schemas would need it\n${optionalImport}`))

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type RouteOptio
 import { test, type Test } from 'tap'
 import { EventLog, readyError, type CodedError } from './helpers'
 import fastifyDepends, { depends, DependencyNotRegisteredError, type Dependency } from '../lib/index'
-import { guardInstance } from '../lib/registration-guard'
+import { guardInstance } from '../lib/compile/registration-guard'
 
 const FIX = 'Register the plugin before the routes, and await it: await app.register(fastifyDepends)'
 

@@ -6,9 +6,9 @@ import type {
   RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerBase, RawServerDefault,
   RouteHandlerMethod, RouteOptions, RouteShorthandOptionsWithHandler
 } from 'fastify'
-import type { DependencyLike, DependencyList, InferDeps } from '../lib/dependency'
+import type { DependencyLike, DependencyList, InferDeps } from '../lib/define/dependency'
 import type { DependencyOverrides } from '../lib/overrides'
-import type { PrintDependenciesOptions } from '../lib/inspect'
+import type { PrintDependenciesOptions } from '../lib/describe/inspect'
 
 /**
  * What a route's `dependencies` may be, given its `RouteGeneric`: anything without `Deps`; with

@@ -2,7 +2,7 @@
 // with the plugin against the same routes written by hand (both up to ready()).
 import Fastify from 'fastify'
 import fastifyDepends from '../../lib/index'
-import { compilePlan, normalizeDependencyList } from '../../lib/plan'
+import { compilePlan, normalizeDependencyList } from '../../lib/compile/plan'
 import { w1Dependencies, w2RouteDeps } from '../servers/depends'
 import { Type } from '@sinclair/typebox'
 import { LIMIT, Pool, QUERYSTRING, SKIP } from '../workloads/w1'

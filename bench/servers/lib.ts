@@ -4,9 +4,9 @@
 // call across modules (`import_cleanup.unwind(...)`) goes through one, a cost the build does not have.
 import { createRequire } from 'node:module'
 import * as source from '../../lib/index'
-import * as plan from '../../lib/plan'
-import * as requestState from '../../lib/request-state'
-import * as resolve from '../../lib/resolve'
+import * as plan from '../../lib/compile/plan'
+import * as requestState from '../../lib/run/request-state'
+import * as resolve from '../../lib/run/resolve'
 import * as symbols from '../../lib/symbols'
 
 export type FastifyDependsModule = typeof source
@@ -25,9 +25,9 @@ export const internals: {
   readonly symbols: typeof symbols
 } = fromBuild
   ? {
-      plan: load('../../dist/lib/plan.js'),
-      requestState: load('../../dist/lib/request-state.js'),
-      resolve: load('../../dist/lib/resolve.js'),
+      plan: load('../../dist/lib/compile/plan.js'),
+      requestState: load('../../dist/lib/run/request-state.js'),
+      resolve: load('../../dist/lib/run/resolve.js'),
       symbols: load('../../dist/lib/symbols.js')
     }
   : { plan, requestState, resolve, symbols }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import { readCookie } from '../cookies'
-import type { Dependency } from '../dependency'
+import { readCookie } from '../params/cookies'
+import type { Dependency } from '../define/dependency'
 import { defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
 type ApiKeyOptions<AutoError extends boolean = boolean> = SchemeOptions<AutoError> & { name: string }

@@ -1,4 +1,4 @@
-import type { Dependency } from '../dependency'
+import type { Dependency } from '../define/dependency'
 import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
 /** What `HTTPBearer`, `HTTPDigest` and `HTTPBase` return. */

@@ -1,6 +1,6 @@
-import { depends, type Dependency } from '../dependency'
-import { bodyField } from '../params'
-import { markKind } from '../typebox-marks'
+import { depends, type Dependency } from '../define/dependency'
+import { bodyField } from '../params/params'
+import { markKind } from '../define/typebox-marks'
 import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
 
 type Scopes = Record<string, string>

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import { depends, type Dependency } from '../dependency'
-import { httpError } from '../http-error'
+import { depends, type Dependency } from '../define/dependency'
+import { httpError } from '../define/http-error'
 import { kDependency } from '../symbols'
 
 /** What a security scheme contributes to OpenAPI and how it reads a request. */

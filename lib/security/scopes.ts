@@ -1,4 +1,4 @@
-import type { SecurityScopes } from './dependency'
+import type { SecurityScopes } from '../define/dependency'
 
 export const NO_SCOPES: SecurityScopes = Object.freeze({ scopes: Object.freeze([]) as readonly string[], scopeStr: '' })
 

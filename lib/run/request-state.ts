@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { DependencyContext } from './dependency'
-import type { Plan, Step } from './plan'
-import { NO_SCOPES } from './scopes'
-import { kRequestState } from './symbols'
-import { isTraced } from './tracing'
+import type { DependencyContext } from '../define/dependency'
+import type { Plan, Step } from '../compile/plan'
+import { NO_SCOPES } from '../security/scopes'
+import { kRequestState } from '../symbols'
+import { isTraced } from '../describe/tracing'
 
 /** `request.deps` where there are no named values (no dependencies, a list, not resolved yet): one shared object. */
 export const EMPTY_DEPS: Readonly<Record<string, never>> = Object.freeze({})

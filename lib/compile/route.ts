@@ -1,14 +1,14 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { DependencyList } from './dependency'
-import { AddDependenciesTooLateError } from './errors'
-import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from './hooks'
-import type { DependencyOverrides } from './overrides'
-import { createSwaggerTransform, documentRoute, globalSwaggerTransform } from './openapi'
+import type { DependencyList } from '../define/dependency'
+import { AddDependenciesTooLateError } from '../errors'
+import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
+import type { DependencyOverrides } from '../overrides'
+import { createSwaggerTransform, documentRoute, globalSwaggerTransform } from '../describe/openapi'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
 import { routeSeenByPlugin } from './registration-guard'
-import { mergeParams } from './schema-merge'
-import { kContextDependencies, kRegistry } from './symbols'
-import { RouteValidation } from './validation'
+import { mergeParams } from '../params/schema-merge'
+import { kContextDependencies, kRegistry } from '../symbols'
+import { RouteValidation } from '../params/validation'
 
 export interface CompiledRoute extends RouteState {
   readonly roots: readonly RootEntry[]

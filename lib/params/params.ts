@@ -1,8 +1,8 @@
-import { depends, describeValue, type Dependency, type DependencyDefinition } from './dependency'
-import { DependencyInvalidError } from './errors'
-import type { ParamSchema, ParamValue } from './schema-static'
-import { isOptionalMarked } from './typebox-marks'
-import { kCookieValues, kDependency } from './symbols'
+import { depends, describeValue, type Dependency, type DependencyDefinition } from '../define/dependency'
+import { DependencyInvalidError } from '../errors'
+import type { ParamSchema, ParamValue } from '../define/schema-static'
+import { isOptionalMarked } from '../define/typebox-marks'
+import { kCookieValues, kDependency } from '../symbols'
 
 export type ParamLocation = 'query' | 'header' | 'cookie' | 'path' | 'body'
 
@@ -23,7 +23,7 @@ export interface ParamUse {
   readonly declaredBy: string
 }
 
-export type { ParamValue, ParamSchema } from './schema-static'
+export type { ParamValue, ParamSchema } from '../define/schema-static'
 
 function isRequired (schema: ParamSchema): boolean {
   return !isOptionalMarked(schema) && !('default' in schema)

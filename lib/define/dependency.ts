@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { DependencyInvalidError, InputIsPlainFunctionError, InputNotADependencyError, InputsIsOneDependencyError, InputsTypeError, ProtoInputNameError } from './errors'
-import type { ParamSpec } from './params'
-import type { SchemeSpec } from './security/scheme'
-import { kDependency, kDependencyUse } from './symbols'
+import { DependencyInvalidError, InputIsPlainFunctionError, InputNotADependencyError, InputsIsOneDependencyError, InputsTypeError, ProtoInputNameError } from '../errors'
+import type { ParamSpec } from '../params/params'
+import type { SchemeSpec } from '../security/scheme'
+import { kDependency, kDependencyUse } from '../symbols'
 
 export type DependencyScope = 'request' | 'function'
 

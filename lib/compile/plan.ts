@@ -1,15 +1,15 @@
 import {
   DependencyKind, describeValue, toUse, type DependencyKindValue,
   type Dependency, type DependencyDefinition, type DependencyUseInternals, type SecurityScopes
-} from './dependency'
+} from '../define/dependency'
 import {
   DuplicateDependencyNameError, EntryIsPlainFunctionError, EntryNotADependencyError, ListIsOneDependencyError,
   ListIsPlainFunctionError, ListTypeError, ProtoDependencyNameError, RouteCycleError, RouteScopeError
-} from './errors'
-import type { ParamUse } from './params'
-import { EMPTY_DEPS } from './request-state'
-import { NO_SCOPES, addScopes, scopesObject } from './scopes'
-import { kDependency } from './symbols'
+} from '../errors'
+import type { ParamUse } from '../params/params'
+import { EMPTY_DEPS } from '../run/request-state'
+import { NO_SCOPES, addScopes, scopesObject } from '../security/scopes'
+import { kDependency } from '../symbols'
 
 /** One dependency of a route's tree, as the request path needs it. */
 export interface Step {

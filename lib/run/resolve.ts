@@ -1,12 +1,12 @@
-import { DependencyKind, type DependencyContext } from './dependency'
-import { DependencyGeneratorError } from './errors'
-import type { Step } from './plan'
+import { DependencyKind, type DependencyContext } from '../define/dependency'
+import { DependencyGeneratorError } from '../errors'
+import type { Step } from '../compile/plan'
 import type { RequestState } from './request-state'
-import { NO_SCOPES } from './scopes'
+import { NO_SCOPES } from '../security/scopes'
 import { failBeforeResponse, watchConnection } from './cleanup'
 import { Phase, definePhase, waitFor } from './continuation'
 import { isThenable } from './thenable'
-import { resolveChannel, traced } from './tracing'
+import { resolveChannel, traced } from '../describe/tracing'
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
 type Done = (err?: unknown) => void

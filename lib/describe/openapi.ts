@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
-import type { DependencyUseInternals } from './dependency'
-import type { RootEntry } from './plan'
-import { addScopes } from './scopes'
-import type { SchemeSpec } from './security/scheme'
-import { kDependency, kNotesSwagger, kSwaggerOptions } from './symbols'
+import type { DependencyUseInternals } from '../define/dependency'
+import type { RootEntry } from '../compile/plan'
+import { addScopes } from '../security/scopes'
+import type { SchemeSpec } from '../security/scheme'
+import { kDependency, kNotesSwagger, kSwaggerOptions } from '../symbols'
 
 /** One scheme of a route's tree, with the scopes it is reached with (merged, first seen first). */
 export interface SecurityUse {

@@ -1,10 +1,10 @@
-import { DependencyErrorSwallowedError, DependencyGeneratorError, DependencyClientAbortError } from './errors'
-import type { Step } from './plan'
+import { DependencyErrorSwallowedError, DependencyGeneratorError, DependencyClientAbortError } from '../errors'
+import type { Step } from '../compile/plan'
 import type { RequestState } from './request-state'
-import { kRequestState } from './symbols'
+import { kRequestState } from '../symbols'
 import { isThenable } from './thenable'
 import { Phase, definePhase, waitFor } from './continuation'
-import { cleanupChannel, traced } from './tracing'
+import { cleanupChannel, traced } from '../describe/tracing'
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
 

@@ -3,8 +3,8 @@ import type { FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fasti
 import type { ParamUse } from './params'
 import { readCookies } from './cookies'
 import { canonical, mergeParams } from './schema-merge'
-import { kCookieValues } from './symbols'
-import { keepTypeBox1Mark } from './typebox-marks'
+import { kCookieValues } from '../symbols'
+import { keepTypeBox1Mark } from '../define/typebox-marks'
 
 type Validate = ((data: unknown) => unknown) & { errors?: unknown }
 type Part = 'querystring' | 'params' | 'headers' | 'body' | 'cookies'

@@ -1,8 +1,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
-import { DependencyKind } from './dependency'
-import type { Step } from './plan'
-import type { RequestState } from './request-state'
+import { DependencyKind } from '../define/dependency'
+import type { Step } from '../compile/plan'
+import type { RequestState } from '../run/request-state'
 
 /** `tracing:fastify-depends:resolve:{start,end,asyncStart,asyncEnd,error}`: one dependency resolved. */
 export const resolveChannel = diagnosticsChannel.tracingChannel<unknown, DependencyTraceContext>('fastify-depends:resolve')

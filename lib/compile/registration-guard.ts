@@ -1,8 +1,8 @@
 import { subscribe } from 'node:diagnostics_channel'
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { DependencyNotRegisteredError } from './errors'
-import { watchSwaggerRegistration } from './openapi'
-import { kContextDependencies, kDeclaredRoute, kGuarded } from './symbols'
+import { DependencyNotRegisteredError } from '../errors'
+import { watchSwaggerRegistration } from '../describe/openapi'
+import { kContextDependencies, kDeclaredRoute, kGuarded } from '../symbols'
 
 /*
  * Registration mistakes fail loudly. Fastify runs onRoute hooks inside route(), so the plugin never

@@ -1,8 +1,8 @@
 import type { FastifySchema } from 'fastify'
-import { DependencyInvalidError, DependencyParamConflictError } from './errors'
+import { DependencyInvalidError, DependencyParamConflictError } from '../errors'
 import type { ParamLocation, ParamUse } from './params'
-import type { ParamSchema } from './schema-static'
-import { markLike } from './typebox-marks'
+import type { ParamSchema } from '../define/schema-static'
+import { markLike } from '../define/typebox-marks'
 
 /** Where each kind of parameter lives in a Fastify route schema. */
 const schemaPart: Record<ParamLocation, 'querystring' | 'headers' | 'params' | 'body' | 'cookies'> = {

@@ -1,5 +1,5 @@
-import { DependencyKind } from './dependency'
-import type { Plan, Step, TreeNode } from './plan'
+import { DependencyKind } from '../define/dependency'
+import type { Plan, Step, TreeNode } from '../compile/plan'
 
 export interface PrintDependenciesOptions {
   /** Only this route: `'GET /items'`, or a URL (every method). */
