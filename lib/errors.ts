@@ -29,6 +29,8 @@ export const PluginRegisteredTwiceError = createError<'FST_DEPENDS_INVALID', []>
   'FST_DEPENDS_INVALID', 'fastify-depends is already registered on this instance; register it once, at the root', 500, TypeError)
 export const ConcurrencyOptionError = createError<'FST_DEPENDS_INVALID', [got: string]>(
   'FST_DEPENDS_INVALID', 'fastify-depends: concurrency must be "sequential" or "parallel", got %s', 500, TypeError)
+export const CloseTimeoutOptionError = createError<'FST_DEPENDS_INVALID', [got: string]>(
+  'FST_DEPENDS_INVALID', 'fastify-depends: closeTimeout must be a number of milliseconds, 0 or more, got %s', 500, TypeError)
 export const ListTypeError = createError<'FST_DEPENDS_INVALID', [where: string, got: string]>(
   'FST_DEPENDS_INVALID', '%s: dependencies must be a record or an array of dependencies, got %s', 500, TypeError)
 export const ListIsOneDependencyError = createError<'FST_DEPENDS_INVALID', [where: string, name: string, name: string, name: string]>(

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { describeValue, type DependencyList } from './define/dependency'
-import { ConcurrencyOptionError, PluginRegisteredTwiceError } from './errors'
-import { errorHook, finalizeFunctionScopeHook, finalizeRequestScopeHook } from './run/hooks'
+import { CloseTimeoutOptionError, ConcurrencyOptionError, PluginRegisteredTwiceError } from './errors'
+import { responseFailedHook, responseFinishedHook, responseProducedHook } from './run/hooks'
+import { LiveRequests } from './run/live-requests'
 import { printPlans, type PrintDependenciesOptions } from './describe/inspect'
 import { watchSwaggerRegistration } from './describe/openapi'
 import { DependencyOverrides } from './overrides'
@@ -20,7 +21,14 @@ export interface FastifyDependsOptions {
   serverTiming?: boolean
   /** OpenAPI operations list their dependencies in `x-dependencies` (default `true`). */
   xDependencies?: boolean
+  /**
+   * Milliseconds `close()` waits for in-flight requests' cleanups (default 10 000); one still running
+   * then is logged with its dependency's name and abandoned.
+   */
+  closeTimeout?: number
 }
+
+const DEFAULT_CLOSE_TIMEOUT = 10_000
 
 async function fastifyDepends (fastify: FastifyInstance, options: FastifyDependsOptions): Promise<void> {
   if (fastify.hasDecorator('dependencyOverrides')) {
@@ -30,7 +38,12 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   if (concurrency !== 'sequential' && concurrency !== 'parallel') {
     throw new ConcurrencyOptionError(describeValue(concurrency))
   }
+  const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT
+  if (typeof closeTimeout !== 'number' || !(closeTimeout >= 0) || closeTimeout === Infinity) {
+    throw new CloseTimeoutOptionError(describeValue(closeTimeout))
+  }
   const overrides = new DependencyOverrides()
+  const live = new LiveRequests()
   const registry: Registry = {
     root: fastify,
     parallel: concurrency === 'parallel',
@@ -40,7 +53,8 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
     routes: [],
     errors: [],
     contextsWithRoutes: new WeakMap(),
-    ready: false
+    ready: false,
+    live
   }
   const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
   overrides.listen(() => recompileAll(registry))
@@ -60,9 +74,14 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.addHook('onRoute', onRoute)
   // Instance-level, so that function-scoped cleanup runs before the onSend hooks registered
   // after the plugin (compression, etags) and every onError/onResponse hook sees it done.
-  fastify.addHook('onSend', finalizeFunctionScopeHook)
-  fastify.addHook('onResponse', finalizeRequestScopeHook)
-  fastify.addHook('onError', errorHook)
+  fastify.addHook('onSend', responseProducedHook)
+  fastify.addHook('onResponse', responseFinishedHook)
+  fastify.addHook('onError', responseFailedHook)
+  // preClose runs before Fastify stops the server and before every onClose hook, wherever it was
+  // registered: in-flight cleanups (COMMIT, release) finish before a pool's end().
+  fastify.addHook('preClose', function finishInFlightCleanups (done) {
+    live.drain(closeTimeout, done)
+  })
   fastify.addHook('onReady', function checkRegistration (done) {
     if (registry.errors.length > 0) {
       done(registry.errors[0])

@@ -26,8 +26,8 @@ function exposeGc (): (() => void) | undefined {
 }
 const gc = exposeGc()
 
-const GENERATORS = ['audit', 'conn', 'tx', 'span', 'lock'] as const
-const SCOPE: Record<string, string> = { audit: 'request', conn: 'request', tx: 'request', span: 'function', lock: 'function' }
+const GENERATORS = ['audit', 'conn', 'tx', 'span', 'lock', 'late'] as const
+const SCOPE: Record<string, string> = { audit: 'request', conn: 'request', tx: 'request', span: 'function', lock: 'function', late: 'request' }
 
 /** Counts every generator entry and finalization, per generator and per (request, generator). */
 class Tracker {
@@ -41,6 +41,8 @@ class Tracker {
   /** The request objects, to see whether anything keeps them alive. */
   requests: Array<WeakRef<object>> = []
   handlerBoundsHit = 0
+  /** Dependencies or handlers that ran after a reply sent by a dependency, or after a handler timeout. */
+  ranAfterResponse = 0
 
   enter (name: string, request: FastifyRequest): { how: string, done: () => void } {
     const index = GENERATORS.indexOf(name as typeof GENERATORS[number])
@@ -101,6 +103,23 @@ function asyncGenerator (tracker: Tracker, name: string, inputs: Record<string, 
       entry.done()
     }
   }, { name, scope: SCOPE[name] as 'request' | 'function' })
+}
+
+/** Like asyncGenerator, but `ms` pass before it is entered. */
+function asyncGeneratorAfter (tracker: Tracker, name: string, ms: number): Dependency<string> {
+  return depends(async function * (_inputs, { request }) {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    const entry = tracker.enter(name, request)
+    try {
+      yield name
+      entry.how = 'exit'
+    } catch (err) {
+      entry.how = codeOf(err)
+      throw err
+    } finally {
+      entry.done()
+    }
+  }, { name, scope: 'request' })
 }
 
 /** Resolves after `ms` at most; `false` when the bound was hit. */
@@ -166,21 +185,35 @@ async function soakServer (t: Test, concurrency: 'sequential' | 'parallel'): Pro
     return tick().then(() => { throw how === 'http' ? httpError(409, 'conflict') : new Error('async boom') })
   })
   app.get('/dep-throw', { dependencies: { span, boom, lock } }, async () => 'unreachable')
+  // A guard that answers by itself after tx and span were entered; what follows it never runs.
+  const guard = depends({ span }, async (_inputs, { reply }) => {
+    await tick()
+    return reply.code(403).send({ denied: true })
+  }, { name: 'guard' })
+  const afterGuard = depends({ guard }, () => { tracker.ranAfterResponse++ }, { name: 'afterGuard' })
+  app.get('/dep-reply', { dependencies: { guard, afterGuard, lock } }, async () => { tracker.ranAfterResponse++ })
+  // Fastify answers 503 while a slow generator is being entered: it is finalized once it has entered.
+  const slowConn = asyncGeneratorAfter(tracker, 'late', 80)
+  const afterSlow = depends({ slowConn }, () => { tracker.ranAfterResponse++ }, { name: 'afterSlow' })
+  app.get('/dep-timeout', { handlerTimeout: 20, dependencies: { span, afterSlow } }, async () => { tracker.ranAfterResponse++ })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, tracker, started, port: (app.server.address() as AddressInfo).port }
 }
 
-type Mode = 'ok' | 'abort-handler' | 'abort-stream' | 'throw-sync' | 'throw-async' | 'throw-http' | 'stream' | 'stream-error' | 'dep-throw'
+type Mode = 'ok' | 'abort-handler' | 'abort-stream' | 'throw-sync' | 'throw-async' | 'throw-http' | 'stream' | 'stream-error' | 'dep-throw' | 'dep-reply' | 'dep-timeout'
 
-// A third abort (mid-handler, mid-stream), a third throw (handler sync/async/http, dependency), a third complete (some streams fail mid-way).
+// Aborts (mid-handler, mid-stream), throws (handler sync/async/http, dependency), complete ones (some
+// streams fail mid-way), replies sent by a dependency, and handler timeouts during resolution.
 function modeOf (i: number): Mode {
-  switch (i % 6) {
+  switch (i % 8) {
     case 0: return 'ok'
     case 1: return 'abort-handler'
     case 2: return 'abort-stream'
-    case 3: return (['throw-sync', 'throw-async', 'throw-http'] as const)[Math.floor(i / 6) % 3]
-    case 4: return Math.floor(i / 6) % 2 === 0 ? 'stream' : 'stream-error'
-    default: return 'dep-throw'
+    case 3: return (['throw-sync', 'throw-async', 'throw-http'] as const)[Math.floor(i / 8) % 3]
+    case 4: return Math.floor(i / 8) % 2 === 0 ? 'stream' : 'stream-error'
+    case 5: return 'dep-throw'
+    case 6: return 'dep-reply'
+    default: return 'dep-timeout'
   }
 }
 
@@ -193,7 +226,9 @@ const PATHS: Record<Mode, string> = {
   'throw-http': '/throw?how=http',
   stream: '/stream?mode=full',
   'stream-error': '/stream?mode=error',
-  'dep-throw': '/dep-throw'
+  'dep-throw': '/dep-throw',
+  'dep-reply': '/dep-reply',
+  'dep-timeout': '/dep-timeout'
 }
 
 function expected (mode: Mode, tag: number): string[] {
@@ -205,6 +240,8 @@ function expected (mode: Mode, tag: number): string[] {
     case 'stream': return ['200 chunk1\nchunk2\nchunk3\n']
     case 'stream-error': return ['reset', '500'] // 500 only if the error came before the headers
     case 'dep-throw': return ['422']
+    case 'dep-reply': return ['403']
+    case 'dep-timeout': return ['503']
   }
 }
 
@@ -296,6 +333,7 @@ async function soak (t: Test, concurrency: 'sequential' | 'parallel', count: num
   t.same(irregular.slice(0, 5), [], 'per request and generator: entered at most once, finalized exactly as often as entered')
   t.same(problems, [], 'no unhandledRejection or uncaughtException')
   t.equal(tracker.handlerBoundsHit, 0, 'every aborted handler saw its connection close')
+  t.equal(tracker.ranAfterResponse, 0, 'nothing ran after a reply sent by a dependency or a timeout during resolution')
   t.notOk(tracker.how.has('request:returned') || tracker.how.has('function:returned'), 'every generator was resumed, none only returned')
 
   const answer = await send(server, new http.Agent({ keepAlive: false }), 999999, 'ok')
@@ -308,6 +346,8 @@ async function soak (t: Test, concurrency: 'sequential' | 'parallel', count: num
     aborts: (tally.get('abort-handler -> aborted') ?? 0) + (tally.get('abort-stream -> aborted') ?? 0),
     handlerErrors: [...tally].filter(([key]) => key.startsWith('throw')).reduce((sum, [, n]) => sum + n, 0),
     dependencyErrors: tally.get('dep-throw -> 422') ?? 0,
+    repliedByDependency: tally.get('dep-reply -> 403') ?? 0,
+    timedOutResolving: tally.get('dep-timeout -> 503') ?? 0,
     streamErrors: (tally.get('stream-error -> reset') ?? 0) + (tally.get('stream-error -> 500') ?? 0),
     outcomes: Object.fromEntries([...tally].sort()),
     entries: tracker.entries,

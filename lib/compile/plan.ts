@@ -47,6 +47,8 @@ export interface Plan {
   readonly route: string
   /** Time every dependency for a `Server-Timing` header. */
   readonly serverTiming: boolean
+  /** Some step is a generator: requests are tracked until their cleanups ran (close() waits for them). */
+  readonly generators: boolean
 }
 
 /** How the tree looked when compiled, for `printDependencies()`: each use of a dependency. */
@@ -250,6 +252,7 @@ export function compilePlan (
     params,
     tree,
     route,
-    serverTiming
+    serverTiming,
+    generators: steps.some((step) => step.kind !== DependencyKind.Plain)
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { DependencyList } from '../define/dependency'
 import { AddDependenciesTooLateError } from '../errors'
 import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
+import type { LiveRequests } from '../run/live-requests'
 import type { DependencyOverrides } from '../overrides'
 import { createSwaggerTransform, documentRoute, globalSwaggerTransform } from '../describe/openapi'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
@@ -29,6 +30,8 @@ export interface Registry {
   readonly contextsWithRoutes: WeakMap<object, string>
   /** Validation follows overrides only once Fastify compiled the routes' validators. */
   ready: boolean
+  /** In-flight requests with generators, which close() waits for. */
+  readonly live: LiveRequests
 }
 
 export type DependsInstance = FastifyInstance & {
@@ -108,7 +111,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   const doc = documentRoute(roots, names)
   options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, () => globalSwaggerTransform(context)) } as RouteOptions['config']
 
-  const route: CompiledRoute = { label, roots, plan, validation }
+  const route: CompiledRoute = { label, roots, plan, validation, live: registry.live }
   registry.routes.push(route)
   if (plan.early.length > 0) options.onRequest = prependHook(options.onRequest, createEarlyHook(route)) as RouteOptions['onRequest']
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']

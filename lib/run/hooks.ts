@@ -1,29 +1,27 @@
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify'
-import { failBeforeResponse, finalizeFunctionScope, finalizeRequestScope, handlerDone, hasEntered } from './cleanup'
 import type { Plan } from '../compile/plan'
-import { RequestState } from './request-state'
-import { resolveEarly, resolveParallel, resolveSequential } from './resolve'
-import { kRequestState } from '../symbols'
-import { serverTimingHeader } from '../describe/tracing'
 import { validatePending, type RouteValidation } from '../params/validation'
+import { kRequestState } from '../symbols'
+import {
+  handlerEnded, handlerFailed, handlerStarted, responseFailed, responseFinished, responseProduced, startRequest
+} from './lifecycle'
+import type { LiveRequests } from './live-requests'
+import type { RequestState } from './request-state'
+import { resolveEarly, resolveParallel, resolveSequential } from './resolve'
 import { isThenable } from './thenable'
-import { Phase, definePhase, waitForHandler } from './continuation'
+
+// The hooks translate Fastify's callbacks into lifecycle events (lib/run/lifecycle.ts) and decide nothing.
 
 /** What the hooks of one route read: the plan is swapped when overrides change. */
 export interface RouteState {
   readonly label: string
   plan: Plan
   readonly validation: RouteValidation
+  readonly live: LiveRequests
 }
 
 type Done = (err?: unknown) => void
 type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null }
-
-function startRequest (plan: Plan, request: FastifyRequest, reply: FastifyReply): RequestState {
-  const state = new RequestState(plan, request, reply)
-  ;(request as StatefulRequest)[kRequestState] = state
-  return state
-}
 
 /** onRequest: security schemes answer 401 before the body is read. */
 export function createEarlyHook (route: RouteState) {
@@ -33,7 +31,7 @@ export function createEarlyHook (route: RouteState) {
       done()
       return
     }
-    const state = startRequest(plan, request, reply)
+    const state = startRequest(plan, route.live, request, reply)
     try {
       resolveEarly(state)
     } catch (err) {
@@ -55,82 +53,32 @@ export function createResolveHook (route: RouteState) {
       }
     }
     // The state onRequest started (security schemes done), or a new one.
-    const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, request, reply)
+    const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, route.live, request, reply)
     if (state.plan.parallel) resolveParallel(state, done)
     else resolveSequential(state, done)
   }
 }
 
-/** onSend: function-scoped cleanup, before a byte is written. */
-export function finalizeFunctionScopeHook (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
+/** onSend: the response exists (function-scoped cleanup runs before a byte is written). */
+export function responseProducedHook (request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: unknown, payload?: unknown) => void): void {
   const state = (request as StatefulRequest)[kRequestState]
-  if (state === null || state.responded) {
-    done(null, payload)
-    return
-  }
-  if (state.hasDeferredError) {
-    // An error response sent while the handler still runs (a timeout): cleanup waits for it.
-    state.responded = true
-    done(null, payload)
-    return
-  }
-  if (state.timings !== null && reply.statusCode < 400) {
-    const timings = state.timings
-    // Only once the cleanup succeeded: a failing one turns the response into an error.
-    finalizeFunctionScope(state, payload, (err, finalPayload) => {
-      if (err == null) reply.header('server-timing', serverTimingHeader(timings))
-      done(err, finalPayload)
-    })
-    return
-  }
-  finalizeFunctionScope(state, payload, done)
+  if (state === null) done(null, payload)
+  else responseProduced(state, payload, done)
 }
 
-/** onResponse: request-scoped cleanup, after the response was sent. */
-export function finalizeRequestScopeHook (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+/** onResponse: the response was sent (request-scoped cleanup, once its payload ended too). */
+export function responseFinishedHook (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
   const state = (request as StatefulRequest)[kRequestState]
-  if (state === null) {
-    done()
-    return
-  }
-  state.responseFinished = true
-  if (state.handling) {
-    state.deferredRequestScope = done
-    return
-  }
-  finalizeRequestScope(state, done)
+  if (state === null) done()
+  else responseFinished(state, done)
 }
 
-/**
- * onError: an error that reached Fastify without passing through resolution or the handler
- * (`reply.send(err)`, a serialization error): generators still see it, though it is too
- * late for them to replace it.
- */
-export function errorHook (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: () => void): void {
+/** onError: an error response is being built (also one Fastify makes itself: a handler timeout). */
+export function responseFailedHook (request: FastifyRequest, _reply: FastifyReply, error: unknown, done: () => void): void {
   const state = (request as StatefulRequest)[kRequestState]
-  if (state === null || state.requestScopeClosing || !hasEntered(state)) {
-    done()
-    return
-  }
-  if (state.handling) {
-    state.deferredError = error
-    state.hasDeferredError = true
-    done()
-    return
-  }
-  failBeforeResponse(state, error, (final) => {
-    if (final !== error) request.log.error({ err: final }, 'a dependency cleanup raised another error after the error response was decided')
-    done()
-  })
+  if (state === null) done()
+  else responseFailed(state, error, done)
 }
-
-definePhase(Phase.Handler, function handlerFulfilled (state, value) {
-  handlerDone(state)
-  return value
-}, function handlerRejected (state, err) {
-  handlerDone(state)
-  return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
-})
 
 /**
  * The handler, wrapped so that its error is thrown into the generators before Fastify's
@@ -141,17 +89,21 @@ export function wrapHandler (handler: RouteHandlerMethod): RouteHandlerMethod {
   return function handlerWithDependencies (this: unknown, request: FastifyRequest, reply: FastifyReply) {
     // Set by this route's resolve hook, which always runs first.
     const state = (request as StatefulRequest)[kRequestState] as RequestState
-    if (!hasEntered(state)) return (handler as Function).call(this, request, reply)
-    state.handling = true
+    if (state.exits === null || !state.exits.entered) return (handler as Function).call(this, request, reply)
+    handlerStarted(state)
     let result: unknown
     try {
       result = (handler as Function).call(this, request, reply)
     } catch (err) {
-      handlerDone(state)
-      return new Promise((_resolve, reject) => failBeforeResponse(state, err, reject))
+      return handlerFailed(state, err)
     }
-    if (isThenable(result)) return waitForHandler(state, result)
-    handlerDone(state)
-    return result
+    if (!isThenable(result)) {
+      handlerEnded(state)
+      return result
+    }
+    return Promise.resolve(result).then((value: unknown) => {
+      handlerEnded(state)
+      return value
+    }, (err: unknown) => handlerFailed(state, err))
   } as RouteHandlerMethod
 }

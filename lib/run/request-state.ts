@@ -1,9 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DependencyContext } from '../define/dependency'
-import type { Plan, Step } from '../compile/plan'
+import type { Plan } from '../compile/plan'
 import { NO_SCOPES } from '../security/scopes'
 import { kRequestState } from '../symbols'
 import { isTraced } from '../describe/tracing'
+import type { ExitStack } from './exit-stack'
+import type { LiveRequests } from './live-requests'
 
 /** `request.deps` where there are no named values (no dependencies, a list, not resolved yet): one shared object. */
 export const EMPTY_DEPS: Readonly<Record<string, never>> = Object.freeze({})
@@ -28,8 +30,19 @@ export const depsAccessor = {
 }
 
 /**
+ * Where a request is in its lifecycle (lib/run/lifecycle.ts owns the transitions):
+ * - `Resolving`: dependencies run; generators may be entered.
+ * - `Handling`: resolution ended; the handler runs or ran; no response yet.
+ * - `Responding`: the response was produced; function scope finalized (or waiting for the handler).
+ * - `Finished`: request scope finalized or being finalized; nothing is entered any more (a late
+ *   entry is finalized at once).
+ */
+export const Stage = { Resolving: 0, Handling: 1, Responding: 2, Finished: 3 } as const
+export type StageValue = typeof Stage[keyof typeof Stage]
+
+/**
  * Everything one request's resolution owns. One object and one slots array per request;
- * the exit stacks are allocated only when a generator is entered.
+ * the exit stack is allocated only when a generator is entered.
  */
 export class RequestState {
   readonly plan: Plan
@@ -40,54 +53,42 @@ export class RequestState {
   deps: Record<string, unknown> = EMPTY_DEPS
   /** The context handed to dependencies that see no security scopes. */
   readonly ctx: DependencyContext
-  /** Entered function-scoped generators and their steps, interleaved: [gen, step, gen, step, ...]. */
-  functionStack: unknown[] | null = null
-  /** Entered request-scoped generators and their steps, interleaved like `functionStack`. */
-  requestStack: unknown[] | null = null
-  /** An error is being thrown into generators while unwinding (any value, `undefined` too). */
-  failing = false
-  /** That error. */
-  error: unknown = undefined
-  /** An unwind is waiting on a generator's cleanup: a second one waits for it (`unwindWaiting`). */
-  unwinding = false
-  unwindWaiting: (() => void)[] | null = null
-  /** The unwind in progress: whether it goes on to the request scope, what follows it, and with what. */
-  unwindRequestStack = false
-  unwindAfter = 0
-  unwindDone: Function | undefined = undefined
-  unwindExtra: unknown = undefined
-  /** The generator whose asynchronous cleanup the unwind waits for, and its step. */
-  unwindStep: Step | null = null
-  unwindGenerator: unknown = undefined
-  /** The step whose cleanup raised `error` (for logs); `null` when it came from elsewhere. */
-  errorStep: Step | null = null
-  /** The step that swallowed an error, and that error. */
-  swallowedBy: Step | null = null
-  swallowedError: unknown = undefined
-  /** The security schemes already ran in onRequest. */
-  earlyDone = false
-  /** A request-scope unwind is in progress or done: never start a second one. */
-  requestScopeClosing = false
-  /** The handler has produced its response (onSend reached) or failed. */
-  responded = false
-  /** onResponse came: the response was sent completely. */
-  responseFinished = false
+  /** The entered generators, once there is one. */
+  exits: ExitStack | null = null
+
+  stage: StageValue = Stage.Resolving
+  /** Resolution code is still at work (a step may yet settle, also after resolution was stopped). */
+  resolutionRunning = false
+  /** The handler runs with generators entered: nothing may be finalized under it. */
+  handlerRunning = false
   /** The connection closed before the response was fully sent. */
   aborted = false
-  /** The streamed body failed: what request-scoped generators see instead of a client abort. */
+  /** onResponse came: the response was sent completely. */
+  responseEnded = false
+  /** The payload is a stream that has not ended yet (an automatic HEAD route drains it after the response). */
+  payloadOpen = false
+  /** The streamed payload failed: what request-scoped generators see. */
   streamError: unknown = undefined
-  /** The handler is running and generators are entered: nothing may be finalized under it. */
-  handling = false
+  /** Why the request ended, thrown into a generator entered after that (`exitFailed`). */
+  exitError: unknown = undefined
+  exitFailed = false
   /** An error that reached onError while the handler ran (a handler timeout): thrown in once it is done. */
   deferredError: unknown = undefined
   hasDeferredError = false
-  /** Request-scope cleanup asked for while the handler ran: its continuation. */
-  deferredRequestScope: (() => void) | null = null
+  /** onResponse's callback, held while the request scope may not close yet. */
+  responseDone: (() => void) | null = null
 
+  /** The security schemes already ran in onRequest. */
+  earlyDone = false
   /** Sequential resolution: the preHandler's `done`, the next position in the order, the step waited for. */
   resolvedDone: ((err?: unknown) => void) | null = null
   position = 0
   waitingStep = 0
+
+  /** In-flight requests that entered or may enter generators, for `close()`; `null` once released. */
+  live: LiveRequests | null = null
+  livePrevious: RequestState | null = null
+  liveNext: RequestState | null = null
 
   /** Tracing subscribers or Server-Timing: every step goes through `traced()`. */
   readonly traced: boolean

@@ -3,12 +3,12 @@ import { DependencyGeneratorError } from '../errors'
 import type { Step } from '../compile/plan'
 import type { RequestState } from './request-state'
 import { NO_SCOPES } from '../security/scopes'
-import { failBeforeResponse, watchConnection } from './cleanup'
-import { Phase, definePhase, waitFor } from './continuation'
+import type { AnyGenerator } from './exit-stack'
+import { entered, resolutionEnded, resolutionFailed } from './lifecycle'
+import { Stage } from './request-state'
 import { isThenable } from './thenable'
 import { resolveChannel, traced } from '../describe/tracing'
 
-type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>
 type Done = (err?: unknown) => void
 
 function contextFor (state: RequestState, step: Step): DependencyContext {
@@ -16,21 +16,12 @@ function contextFor (state: RequestState, step: Step): DependencyContext {
   return { request: state.request, reply: state.reply, securityScopes: step.securityScopes }
 }
 
-/** Records a generator that reached its first `yield` on its exit stack and returns the yielded value. */
+/** A generator reached its first `yield`: it goes on the exit stack, and its value is the yielded one. */
 function enter (state: RequestState, step: Step, generator: AnyGenerator, first: IteratorResult<unknown>): unknown {
   if (first.done === true) {
     throw new DependencyGeneratorError(`The generator dependency "${step.name}" finished without yielding: it must yield exactly once`)
   }
-  // A stack starts as the literal of its first entry: `[]` and a push would reserve 16 slots.
-  if (step.functionScope) {
-    if (state.functionStack === null) state.functionStack = [generator, step]
-    else state.functionStack.push(generator, step)
-  } else if (state.requestStack === null) {
-    state.requestStack = [generator, step]
-    watchConnection(state)
-  } else {
-    state.requestStack.push(generator, step)
-  }
+  entered(state, step, generator)
   return first.value
 }
 
@@ -66,17 +57,20 @@ function startStep (state: RequestState, index: number): PromiseLike<unknown> | 
 }
 
 /**
- * Runs the steps from `state.position` on. `true` when they all finished synchronously; `false`
- * when one is pending: resolution goes on when it settles and ends in `resolved()` or a failure.
+ * Runs the steps from `state.position` on. `true` when they all finished synchronously or
+ * resolution was stopped (a reply went out); `false` when one is pending: resolution goes on
+ * when it settles and ends in `resolved()` or a failure.
  */
 function advance (state: RequestState): boolean {
   const order = state.earlyDone ? state.plan.late : state.plan.all
   while (state.position < order.length) {
+    // A dependency replied (or hijacked the reply), or Fastify answered (a timeout) while the last step was pending.
+    if (state.stage !== Stage.Resolving || state.reply.sent) return true
     const index = order[state.position++]
     const pending = runStep(state, index)
     if (pending !== undefined) {
       state.waitingStep = index
-      waitFor(state, Phase.Step, pending)
+      Promise.resolve(pending).then((value: unknown) => stepFulfilled(state, value), (err: unknown) => failed(state, err))
       return false
     }
   }
@@ -84,15 +78,14 @@ function advance (state: RequestState): boolean {
 }
 
 function resolved (state: RequestState): void {
-  state.deps = state.plan.buildDeps(state.slots)
-  ;(state.resolvedDone as Done)()
+  resolutionEnded(state, state.resolvedDone as Done)
 }
 
 function failed (state: RequestState, err: unknown): void {
-  failBeforeResponse(state, err, state.resolvedDone as Done)
+  resolutionFailed(state, err, state.resolvedDone as Done)
 }
 
-definePhase(Phase.Step, function stepFulfilled (state, value) {
+function stepFulfilled (state: RequestState, value: unknown): void {
   try {
     settle(state, state.waitingStep, value)
     if (!advance(state)) return
@@ -101,15 +94,16 @@ definePhase(Phase.Step, function stepFulfilled (state, value) {
     return
   }
   resolved(state)
-}, failed)
+}
 
 /**
  * Resolves the plan in order, then sets `request.deps` and calls `done` (or fails with the first
- * error). Synchronous, with no promise and no closure, for as long as every dependency is; the
- * first asynchronous one makes the request's two callbacks, and every later wait reuses them.
+ * error). Synchronous, with no promise and no closure, for as long as every dependency is; each
+ * asynchronous one costs one `.then()` with two small callbacks.
  */
 export function resolveSequential (state: RequestState, done: Done): void {
   state.resolvedDone = done
+  state.resolutionRunning = true
   state.position = 0
   try {
     if (!advance(state)) return
@@ -135,7 +129,7 @@ interface ParallelRun {
 async function runWhenReady (state: RequestState, index: number, run: ParallelRun): Promise<void> {
   const inputs = state.plan.steps[index].inputSteps
   for (const input of inputs) await run.pending[input]
-  if (run.failed) return
+  if (run.failed || state.stage !== Stage.Resolving) return
   const pending = runStep(state, index)
   if (pending !== undefined) settle(state, index, await pending)
 }
@@ -164,5 +158,6 @@ async function runParallel (state: RequestState): Promise<void> {
  */
 export function resolveParallel (state: RequestState, done: Done): void {
   state.resolvedDone = done
+  state.resolutionRunning = true
   runParallel(state).then(() => resolved(state), (err: unknown) => failed(state, err))
 }
