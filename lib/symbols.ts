@@ -23,3 +23,5 @@ export const kDeclaredRoute = Symbol.for('fastify-depends.declared-route')
 export const kSwaggerOptions = Symbol.for('fastify-depends.swagger-options')
 /** On a `register` wrapper that notes @fastify/swagger's options. */
 export const kNotesSwagger = Symbol.for('fastify-depends.notes-swagger')
+/** On a security scheme and on `Security()` uses of one: its scheme name (its type is the name's literal, for `anyOf()`). */
+export const kSchemeName = Symbol('fastify-depends.scheme-name')

@@ -166,7 +166,8 @@ export function compilePlan (
     siblings.push(node)
     const original = use.dependency
     const originalDef = original[kDependency]
-    const effective = overrides.get(original) ?? original
+    // anyOf()'s probe of a scheme follows the scheme's override.
+    const effective = overrides.get(original) ?? (originalDef.probeOf === undefined ? undefined : overrides.get(originalDef.probeOf)) ?? original
     const definition = effective[kDependency]
     const scopes = addScopes(parentScopes, use.scopes)
     const declaredScope = use.scope ?? originalDef.scope
@@ -218,7 +219,8 @@ export function compilePlan (
       functionScope: isGenerator && runScope === 'function',
       securityScopes: scopesObject(scopes),
       definition,
-      early: definition.scheme !== undefined && inputSlots.length === 0
+      // Schemes, and anyOf() over schemes, read only raw request data: they run in onRequest.
+      early: (definition.scheme !== undefined || definition.alternatives !== undefined) && inputSlots.every((input) => steps[input].early)
     })
     names.push(definition.name)
     reaches.push(keyScope === 'function' || (!isGenerator && inputSlots.some((s) => reaches[s])))

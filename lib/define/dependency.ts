@@ -1,8 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { DependencyInvalidError, InputIsPlainFunctionError, InputNotADependencyError, InputsIsOneDependencyError, InputsTypeError, ProtoInputNameError } from '../errors'
 import type { ParamSpec } from '../params/params'
-import type { SchemeSpec } from '../security/scheme'
-import { kDependency, kDependencyUse } from '../symbols'
+import type { AlternativesSpec } from '../security/any-of'
+import type { SchemeDependency, SchemeSpec, SchemeUse } from '../security/scheme'
+import { kDependency, kDependencyUse, kSchemeName } from '../symbols'
 
 export type DependencyScope = 'request' | 'function'
 
@@ -60,6 +61,10 @@ export interface DependencyDefinition {
   readonly param?: ParamSpec
   /** Set on security schemes (`HTTPBearer()`, `OAuth2PasswordBearer()`, ...). */
   readonly scheme?: SchemeSpec
+  /** Set on `anyOf()`: its alternatives, for the compiler (run in onRequest) and OpenAPI (one requirement each). */
+  readonly alternatives?: AlternativesSpec
+  /** Set on the probe `anyOf()` makes of a scheme: overriding the scheme overrides the probe. */
+  readonly probeOf?: Dependency
 }
 
 export interface DependencyUseInternals {
@@ -248,6 +253,8 @@ export function Depends<T> (dep: Dependency<T>, options?: UseOptions): Dependenc
 }
 
 /** `Depends` plus OAuth2 scopes, accumulated down the tree into `ctx.securityScopes`. */
+export function Security<T, Name extends string> (dep: SchemeDependency<T, Name>, scopes?: readonly string[], options?: UseOptions): SchemeUse<T, Name>
+export function Security<T> (dep: Dependency<T>, scopes?: readonly string[], options?: UseOptions): DependencyUse<T>
 export function Security<T> (dep: Dependency<T>, scopes?: readonly string[], options?: UseOptions): DependencyUse<T> {
   const dependency = checkDependency(dep, 'Security()')
   const opts = checkOptions(options, 'Security()')
@@ -255,7 +262,7 @@ export function Security<T> (dep: Dependency<T>, scopes?: readonly string[], opt
   if (scopes !== undefined && (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string'))) {
     throw new DependencyInvalidError(`${where}: scopes must be an array of strings, got ${describeValue(scopes)}`)
   }
-  return {
+  const use: DependencyUse<T> = {
     [kDependencyUse]: {
       dependency,
       useCache: checkUseCache(opts.useCache, where),
@@ -263,4 +270,6 @@ export function Security<T> (dep: Dependency<T>, scopes?: readonly string[], opt
       scopes: scopes === undefined || scopes.length === 0 ? EMPTY_SCOPES : Object.freeze([...scopes])
     }
   }
+  const schemeName = (dependency as Partial<SchemeDependency>)[kSchemeName]
+  return schemeName === undefined ? use : { ...use, [kSchemeName]: schemeName } as DependencyUse<T>
 }

@@ -16,8 +16,13 @@ interface OpenApiObject { components?: { securitySchemes?: Record<string, unknow
 
 /** What a route's ORIGINAL tree documents (overrides do not change the document, FastAPI B67). */
 export interface RouteDocumentation {
-  /** Its schemes, each visited once per distinct scope set (B78, B89), merged by scheme name (B88). */
+  /** Every scheme of the tree (alternatives too), for `components.securitySchemes`. */
   readonly security: SecurityUse[]
+  /**
+   * The operation's `security`: one requirement object per way to authenticate. The schemes the tree
+   * requires are AND-combined in each; each `anyOf()` multiplies the objects by its alternatives.
+   */
+  readonly requirements: Array<Record<string, string[]>>
   /** Error responses its dependencies can produce, by status; the first declaration wins. */
   readonly responses: Record<string, Record<string, unknown>>
   /** Dependency names in resolution order (`x-dependencies`). */
@@ -48,8 +53,19 @@ const notAuthenticated = {
 
 const validationError = { [kDescription]: 'Invalid request parameters', ...errorBody }
 
+/** Adds `scheme` with `scopes` to `byName`, merging scopes by scheme name (B88: the last definition wins). */
+function addScheme (byName: Map<string, SecurityUse>, scheme: SchemeSpec, scopes: readonly string[]): void {
+  const known = byName.get(scheme.schemeName)
+  const merged = known === undefined ? [...scopes] : known.scopes
+  if (known !== undefined) for (const scope of scopes) if (!merged.includes(scope)) merged.push(scope)
+  byName.set(scheme.schemeName, { scheme, scopes: merged })
+}
+
 export function documentRoute (roots: readonly RootEntry[], names: readonly string[]): RouteDocumentation {
   const byName = new Map<string, SecurityUse>()
+  const everyScheme = new Map<string, SecurityUse>()
+  /** Each anyOf() reached: its alternatives, each with the scopes it is reached with. */
+  const groups: SecurityUse[][] = []
   const responses: Record<string, Record<string, unknown>> = {}
   const visited = new Set<string>()
   const ids = new Map<object, number>()
@@ -63,13 +79,23 @@ export function documentRoute (roots: readonly RootEntry[], names: readonly stri
     const key = `${id}|${[...scopes].sort().join(' ')}`
     if (visited.has(key)) return
     visited.add(key)
-    const { scheme } = definition
+    const { scheme, alternatives } = definition
+    if (alternatives !== undefined) {
+      const group: SecurityUse[] = []
+      for (const alternative of alternatives.uses) {
+        const alternativeScheme = alternative.dependency[kDependency].scheme as SchemeSpec
+        const alternativeScopes = addScopes(scopes, alternative.scopes)
+        group.push({ scheme: alternativeScheme, scopes: [...alternativeScopes] })
+        addScheme(everyScheme, alternativeScheme, alternativeScopes)
+      }
+      groups.push(group)
+      responses['401'] ??= notAuthenticated
+      // Its inputs are the alternatives' probes: documented above, not as schemes the route requires.
+      return
+    }
     if (scheme !== undefined) {
-      const known = byName.get(scheme.schemeName)
-      const merged = known === undefined ? [...scopes] : known.scopes
-      if (known !== undefined) for (const scope of scopes) if (!merged.includes(scope)) merged.push(scope)
-      // Two schemes with one name: the last definition wins (B88).
-      byName.set(scheme.schemeName, { scheme, scopes: merged })
+      addScheme(byName, scheme, scopes)
+      addScheme(everyScheme, scheme, scopes)
       responses['401'] ??= notAuthenticated
     }
     if (definition.param !== undefined) hasParams = true
@@ -81,13 +107,20 @@ export function documentRoute (roots: readonly RootEntry[], names: readonly stri
 
   for (const root of roots) visit(root.use, [])
   if (hasParams) responses['400'] ??= validationError
-  return { security: [...byName.values()], responses, names }
+  const required = [...byName.values()]
+  let requirements: SecurityUse[][] = required.length > 0 || groups.length > 0 ? [required] : []
+  for (const group of groups) requirements = requirements.flatMap((base) => group.map((alternative) => [...base, alternative]))
+  return { security: [...everyScheme.values()], requirements: requirements.map(securityRequirement), responses, names }
 }
 
-/** One requirement object: every scheme is required (AND), unlike FastAPI's one object per scheme (OR, B89). */
+/** One requirement object: every scheme in it is required (AND), scopes merged by scheme name. */
 export function securityRequirement (uses: readonly SecurityUse[]): Record<string, string[]> {
   const requirement: Record<string, string[]> = {}
-  for (const use of uses) requirement[use.scheme.schemeName] = use.scopes
+  for (const use of uses) {
+    const known = requirement[use.scheme.schemeName]
+    if (known === undefined) requirement[use.scheme.schemeName] = [...use.scopes]
+    else for (const scope of use.scopes) if (!known.includes(scope)) known.push(scope)
+  }
   return requirement
 }
 
@@ -105,7 +138,7 @@ export function createSwaggerTransform (doc: RouteDocumentation, xDependencies: 
       for (const use of doc.security) schemes[use.scheme.schemeName] = use.scheme.openapi
     }
     const schema: Record<string, unknown> = { ...(input.schema as Record<string, unknown> | undefined) }
-    if (doc.security.length > 0 && schema.security === undefined) schema.security = [securityRequirement(doc.security)]
+    if (doc.requirements.length > 0 && schema.security === undefined) schema.security = doc.requirements.map((requirement) => ({ ...requirement }))
     if (Object.keys(doc.responses).length > 0) {
       // The route wins on a clash; without its own responses, keep @fastify/swagger's default 200.
       const ownResponses = schema.response as Record<string, unknown> | undefined

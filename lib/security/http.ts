@@ -1,5 +1,4 @@
-import type { Dependency } from '../define/dependency'
-import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
+import { authorizationParts, defineScheme, notAuthenticated, type SchemeDependency, type SchemeOptions, type SchemeValue } from './scheme'
 
 /** What `HTTPBearer`, `HTTPDigest` and `HTTPBase` return. */
 export interface HTTPAuthorizationCredentials {
@@ -18,7 +17,7 @@ function titleCase (word: string): string {
 }
 
 function httpScheme (factory: string, expected: string | undefined, challenge: string, openapi: Record<string, unknown>, options: SchemeOptions) {
-  return defineScheme<HTTPAuthorizationCredentials | undefined>(factory, options, openapi, (request, autoError) => {
+  return defineScheme<HTTPAuthorizationCredentials | undefined>(factory, options, openapi, challenge, (request, autoError) => {
     const { value, scheme, param } = authorizationParts(request)
     if (value === '' || scheme === '' || param === '' || (expected !== undefined && scheme.toLowerCase() !== expected)) {
       if (autoError) throw notAuthenticated(challenge)
@@ -29,20 +28,20 @@ function httpScheme (factory: string, expected: string | undefined, challenge: s
 }
 
 /** `Authorization: Bearer <token>` as `{ scheme, credentials }` (FastAPI B94). */
-export function HTTPBearer<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { bearerFormat?: string } = {}): Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>> {
+export function HTTPBearer<AutoError extends boolean = true, Name extends string = 'HTTPBearer'> (options: SchemeOptions<AutoError, Name> & { bearerFormat?: string } = {}): SchemeDependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>, Name> {
   const openapi: Record<string, unknown> = { type: 'http', scheme: 'bearer' }
   if (options.bearerFormat !== undefined) openapi.bearerFormat = options.bearerFormat
-  return httpScheme('HTTPBearer', 'bearer', 'Bearer', openapi, options) as Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>>
+  return httpScheme('HTTPBearer', 'bearer', 'Bearer', openapi, options) as SchemeDependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>, Name>
 }
 
 /** `Authorization: Digest ...`, credentials not parsed (FastAPI B95). */
-export function HTTPDigest<AutoError extends boolean = true> (options: SchemeOptions<AutoError> = {}): Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>> {
-  return httpScheme('HTTPDigest', 'digest', 'Digest', { type: 'http', scheme: 'digest' }, options) as Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>>
+export function HTTPDigest<AutoError extends boolean = true, Name extends string = 'HTTPDigest'> (options: SchemeOptions<AutoError, Name> = {}): SchemeDependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>, Name> {
+  return httpScheme('HTTPDigest', 'digest', 'Digest', { type: 'http', scheme: 'digest' }, options) as SchemeDependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>, Name>
 }
 
 /** Any `Authorization: <scheme> <credentials>`; the challenge is the configured scheme (FastAPI B96). */
-export function HTTPBase<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { scheme: string }): Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>> {
-  return httpScheme('HTTPBase', undefined, titleCase(options.scheme), { type: 'http', scheme: options.scheme }, options) as Dependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>>
+export function HTTPBase<AutoError extends boolean = true, Name extends string = 'HTTPBase'> (options: SchemeOptions<AutoError, Name> & { scheme: string }): SchemeDependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>, Name> {
+  return httpScheme('HTTPBase', undefined, titleCase(options.scheme), { type: 'http', scheme: options.scheme }, options) as SchemeDependency<SchemeValue<HTTPAuthorizationCredentials, AutoError>, Name>
 }
 
 // Python's b64decode (non-validating): characters outside the alphabet are dropped, then the
@@ -62,9 +61,9 @@ function decodeBase64Ascii (param: string): string | undefined {
 }
 
 /** `Authorization: Basic base64(user:password)` as `{ username, password }` (FastAPI B93). */
-export function HTTPBasic<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { realm?: string } = {}): Dependency<SchemeValue<HTTPBasicCredentials, AutoError>> {
+export function HTTPBasic<AutoError extends boolean = true, Name extends string = 'HTTPBasic'> (options: SchemeOptions<AutoError, Name> & { realm?: string } = {}): SchemeDependency<SchemeValue<HTTPBasicCredentials, AutoError>, Name> {
   const challenge = options.realm === undefined || options.realm === '' ? 'Basic' : `Basic realm="${options.realm}"`
-  return defineScheme<HTTPBasicCredentials | undefined>('HTTPBasic', options, { type: 'http', scheme: 'basic' }, (request, autoError) => {
+  return defineScheme<HTTPBasicCredentials | undefined>('HTTPBasic', options, { type: 'http', scheme: 'basic' }, challenge, (request, autoError) => {
     const { value, scheme, param } = authorizationParts(request)
     if (value === '' || scheme.toLowerCase() !== 'basic') {
       if (autoError) throw notAuthenticated(challenge)
@@ -75,5 +74,5 @@ export function HTTPBasic<AutoError extends boolean = true> (options: SchemeOpti
     const colon = decoded === undefined ? -1 : decoded.indexOf(':')
     if (colon === -1) throw notAuthenticated(challenge)
     return { username: (decoded as string).slice(0, colon), password: (decoded as string).slice(colon + 1) }
-  }) as Dependency<SchemeValue<HTTPBasicCredentials, AutoError>>
+  }) as SchemeDependency<SchemeValue<HTTPBasicCredentials, AutoError>, Name>
 }

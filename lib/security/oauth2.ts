@@ -1,12 +1,12 @@
 import { depends, type Dependency } from '../define/dependency'
 import { bodyField } from '../params/params'
 import { markKind } from '../define/typebox-marks'
-import { authorizationParts, defineScheme, notAuthenticated, type SchemeOptions, type SchemeValue } from './scheme'
+import { authorizationParts, defineScheme, notAuthenticated, type SchemeDependency, type SchemeOptions, type SchemeValue } from './scheme'
 
 type Scopes = Record<string, string>
 
 function bearerToken (factory: string, options: SchemeOptions, openapi: Record<string, unknown>): Dependency<string | undefined> {
-  return defineScheme<string | undefined>(factory, options, openapi, (request, autoError) => {
+  return defineScheme<string | undefined>(factory, options, openapi, 'Bearer', (request, autoError) => {
     const { value, scheme, param } = authorizationParts(request)
     if (value === '' || scheme.toLowerCase() !== 'bearer') {
       if (autoError) throw notAuthenticated('Bearer')
@@ -18,7 +18,7 @@ function bearerToken (factory: string, options: SchemeOptions, openapi: Record<s
 }
 
 function wholeHeader (factory: string, options: SchemeOptions, openapi: Record<string, unknown>): Dependency<string | undefined> {
-  return defineScheme<string | undefined>(factory, options, openapi, (request, autoError) => {
+  return defineScheme<string | undefined>(factory, options, openapi, 'Bearer', (request, autoError) => {
     const { value } = authorizationParts(request)
     if (value === '') {
       if (autoError) throw notAuthenticated('Bearer')
@@ -28,22 +28,22 @@ function wholeHeader (factory: string, options: SchemeOptions, openapi: Record<s
   })
 }
 
-export interface OAuth2PasswordBearerOptions<AutoError extends boolean = boolean> extends SchemeOptions<AutoError> {
+export interface OAuth2PasswordBearerOptions<AutoError extends boolean = boolean, Name extends string = string> extends SchemeOptions<AutoError, Name> {
   tokenUrl: string
   scopes?: Scopes
   refreshUrl?: string
 }
 
 /** The token of `Authorization: Bearer <token>`, documented as OAuth2's password flow (FastAPI B91). */
-export function OAuth2PasswordBearer<AutoError extends boolean = true> (options: OAuth2PasswordBearerOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
+export function OAuth2PasswordBearer<AutoError extends boolean = true, Name extends string = 'OAuth2PasswordBearer'> (options: OAuth2PasswordBearerOptions<AutoError, Name>): SchemeDependency<SchemeValue<string, AutoError>, Name> {
   const password: Record<string, unknown> = {}
   if (options.refreshUrl !== undefined) password.refreshUrl = options.refreshUrl
   password.scopes = options.scopes ?? {}
   password.tokenUrl = options.tokenUrl
-  return bearerToken('OAuth2PasswordBearer', options, { type: 'oauth2', flows: { password } }) as Dependency<SchemeValue<string, AutoError>>
+  return bearerToken('OAuth2PasswordBearer', options, { type: 'oauth2', flows: { password } }) as SchemeDependency<SchemeValue<string, AutoError>, Name>
 }
 
-export interface OAuth2AuthorizationCodeBearerOptions<AutoError extends boolean = boolean> extends SchemeOptions<AutoError> {
+export interface OAuth2AuthorizationCodeBearerOptions<AutoError extends boolean = boolean, Name extends string = string> extends SchemeOptions<AutoError, Name> {
   authorizationUrl: string
   tokenUrl: string
   refreshUrl?: string
@@ -51,13 +51,13 @@ export interface OAuth2AuthorizationCodeBearerOptions<AutoError extends boolean 
 }
 
 /** Like `OAuth2PasswordBearer`, documented as the authorization code flow (FastAPI B92). */
-export function OAuth2AuthorizationCodeBearer<AutoError extends boolean = true> (options: OAuth2AuthorizationCodeBearerOptions<AutoError>): Dependency<SchemeValue<string, AutoError>> {
+export function OAuth2AuthorizationCodeBearer<AutoError extends boolean = true, Name extends string = 'OAuth2AuthorizationCodeBearer'> (options: OAuth2AuthorizationCodeBearerOptions<AutoError, Name>): SchemeDependency<SchemeValue<string, AutoError>, Name> {
   const authorizationCode: Record<string, unknown> = {}
   if (options.refreshUrl !== undefined) authorizationCode.refreshUrl = options.refreshUrl
   authorizationCode.scopes = options.scopes ?? {}
   authorizationCode.authorizationUrl = options.authorizationUrl
   authorizationCode.tokenUrl = options.tokenUrl
-  return bearerToken('OAuth2AuthorizationCodeBearer', options, { type: 'oauth2', flows: { authorizationCode } }) as Dependency<SchemeValue<string, AutoError>>
+  return bearerToken('OAuth2AuthorizationCodeBearer', options, { type: 'oauth2', flows: { authorizationCode } }) as SchemeDependency<SchemeValue<string, AutoError>, Name>
 }
 
 export interface OAuthFlows {
@@ -68,17 +68,17 @@ export interface OAuthFlows {
 }
 
 /** Generic OAuth2: the whole Authorization header, any scheme (FastAPI B98). */
-export function OAuth2<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { flows?: OAuthFlows } = {}): Dependency<SchemeValue<string, AutoError>> {
+export function OAuth2<AutoError extends boolean = true, Name extends string = 'OAuth2'> (options: SchemeOptions<AutoError, Name> & { flows?: OAuthFlows } = {}): SchemeDependency<SchemeValue<string, AutoError>, Name> {
   const flows: Record<string, unknown> = {}
   for (const [flow, settings] of Object.entries(options.flows ?? {})) {
     flows[flow] = { scopes: {}, ...settings }
   }
-  return wholeHeader('OAuth2', options, { type: 'oauth2', flows }) as Dependency<SchemeValue<string, AutoError>>
+  return wholeHeader('OAuth2', options, { type: 'oauth2', flows }) as SchemeDependency<SchemeValue<string, AutoError>, Name>
 }
 
 /** OpenID Connect: the whole Authorization header (FastAPI B99). */
-export function OpenIdConnect<AutoError extends boolean = true> (options: SchemeOptions<AutoError> & { openIdConnectUrl: string }): Dependency<SchemeValue<string, AutoError>> {
-  return wholeHeader('OpenIdConnect', options, { type: 'openIdConnect', openIdConnectUrl: options.openIdConnectUrl }) as Dependency<SchemeValue<string, AutoError>>
+export function OpenIdConnect<AutoError extends boolean = true, Name extends string = 'OpenIdConnect'> (options: SchemeOptions<AutoError, Name> & { openIdConnectUrl: string }): SchemeDependency<SchemeValue<string, AutoError>, Name> {
+  return wholeHeader('OpenIdConnect', options, { type: 'openIdConnect', openIdConnectUrl: options.openIdConnectUrl }) as SchemeDependency<SchemeValue<string, AutoError>, Name>
 }
 
 /** The value of `OAuth2PasswordRequestForm`; wire fields stay snake_case. */

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
-import { depends, type Dependency } from '../define/dependency'
+import { depends, type Dependency, type DependencyUse } from '../define/dependency'
 import { httpError } from '../define/http-error'
-import { kDependency } from '../symbols'
+import { kDependency, kSchemeName } from '../symbols'
 
 /** What a security scheme contributes to OpenAPI and how it reads a request. */
 export interface SchemeSpec {
@@ -9,11 +9,26 @@ export interface SchemeSpec {
   readonly schemeName: string
   /** The OpenAPI Security Scheme Object. */
   readonly openapi: Readonly<Record<string, unknown>>
+  /** Its `WWW-Authenticate` challenge when nothing usable was sent. */
+  readonly challenge: string
+  /** Reads the request: the value, or with `autoError` a 401 (else `undefined`) when nothing usable was sent. */
+  readonly read: (request: FastifyRequest, autoError: boolean) => unknown
+}
+
+/** A security scheme: a dependency that carries its scheme name, as a literal type (for `anyOf()`). */
+export interface SchemeDependency<T = unknown, Name extends string = string> extends Dependency<T> {
+  readonly name: Name
+  readonly [kSchemeName]: Name
+}
+
+/** `Security(scheme, scopes)`: the use keeps the scheme's name (for `anyOf()`). */
+export interface SchemeUse<T = unknown, Name extends string = string> extends DependencyUse<T> {
+  readonly [kSchemeName]: Name
 }
 
 /** Options every scheme takes (FastAPI's, in camelCase); `AutoError` is the literal type of `autoError`. */
-export interface SchemeOptions<AutoError extends boolean = boolean> {
-  schemeName?: string
+export interface SchemeOptions<AutoError extends boolean = boolean, Name extends string = string> {
+  schemeName?: Name
   description?: string
   /** `false`: answer `undefined` instead of 401 when nothing usable was sent. */
   autoError?: AutoError
@@ -48,11 +63,12 @@ export function defineScheme<T> (
   factory: string,
   options: SchemeOptions,
   openapi: Record<string, unknown>,
+  challenge: string,
   read: (request: FastifyRequest, autoError: boolean) => T
 ): Dependency<T> {
   const schemeName = options.schemeName ?? factory
   const autoError = options.autoError ?? true
-  const scheme: SchemeSpec = { schemeName, openapi: withDescription(openapi, options.description) }
+  const scheme: SchemeSpec = { schemeName, openapi: withDescription(openapi, options.description), challenge, read }
   const dependency = depends((_inputs, { request }) => read(request, autoError), { name: schemeName, usesScopes: true })
-  return { name: schemeName, [kDependency]: { ...dependency[kDependency], scheme } }
+  return { name: schemeName, [kDependency]: { ...dependency[kDependency], scheme }, [kSchemeName]: schemeName } as Dependency<T>
 }
