@@ -78,7 +78,8 @@ test('anyOf with Security() above it and inside it: scopes reach the dependents,
   t.strictSame(seen, [['read'], ['read']])
   await app.ready()
   const document = app.swagger() as { paths: Record<string, { get: { security: unknown } }> }
-  t.strictSame(document.paths['/items'].get.security, [{ OAuth2PasswordBearer: ['read', 'admin'] }, { APIKeyHeader: ['read'] }])
+  // OpenAPI 3.0: scopes only on OAuth2 (and OpenID Connect) requirements, `[]` for the API key.
+  t.strictSame(document.paths['/items'].get.security, [{ OAuth2PasswordBearer: ['read', 'admin'] }, { APIKeyHeader: [] }])
 })
 
 test('OpenAPI: a tree needing X and anyOf(A, B) documents [{ X, A }, { X, B }]; every scheme is a component; 401 once', async (t) => {
@@ -92,6 +93,7 @@ test('OpenAPI: a tree needing X and anyOf(A, B) documents [{ X, A }, { X, B }]; 
   app.get('/one', { dependencies: { tenant, caller: anyOf(Security(a, ['read']), b) } }, async () => 'ok')
   app.get('/two', { dependencies: { first: anyOf(a, b), second: anyOf(c, d) } }, async () => 'ok')
   app.get('/alone', { dependencies: { caller: anyOf(a, b) } }, async () => 'ok')
+  app.get('/also-required', { dependencies: { token: Security(a, ['read']), caller: anyOf(Security(a, ['write']), Security(b, ['write'])) } }, async () => 'ok')
   await app.ready()
   const document = app.swagger() as {
     paths: Record<string, { get: { security: unknown, responses: Record<string, { description: string, headers?: unknown }> } }>
@@ -108,6 +110,8 @@ test('OpenAPI: a tree needing X and anyOf(A, B) documents [{ X, A }, { X, B }]; 
     { APIKeyHeader: [], machineBearer: [] }
   ])
   t.strictSame(document.paths['/alone'].get.security, [{ OAuth2PasswordBearer: [] }, { APIKeyHeader: [] }])
+  // The same scheme required and as an alternative: one entry per object, scopes merged.
+  t.strictSame(document.paths['/also-required'].get.security, [{ OAuth2PasswordBearer: ['read', 'write'] }, { OAuth2PasswordBearer: ['read'], APIKeyHeader: [] }])
   t.strictSame(Object.keys(document.components.securitySchemes).sort(), ['APIKeyHeader', 'APIKeyQuery', 'HTTPBasic', 'OAuth2PasswordBearer', 'machineBearer'])
   t.strictSame(document.components.securitySchemes.machineBearer, { type: 'http', scheme: 'bearer' })
   t.equal(document.paths['/one'].get.responses['401'].description, 'Not authenticated')

@@ -113,13 +113,19 @@ export function documentRoute (roots: readonly RootEntry[], names: readonly stri
   return { security: [...everyScheme.values()], requirements: requirements.map(securityRequirement), responses, names }
 }
 
+/** OpenAPI 3.0: only OAuth2 and OpenID Connect requirements list scopes; for other schemes the array must be empty. */
+function takesScopes (scheme: SchemeSpec): boolean {
+  return scheme.openapi.type === 'oauth2' || scheme.openapi.type === 'openIdConnect'
+}
+
 /** One requirement object: every scheme in it is required (AND), scopes merged by scheme name. */
 export function securityRequirement (uses: readonly SecurityUse[]): Record<string, string[]> {
   const requirement: Record<string, string[]> = {}
   for (const use of uses) {
+    const scopes = takesScopes(use.scheme) ? use.scopes : []
     const known = requirement[use.scheme.schemeName]
-    if (known === undefined) requirement[use.scheme.schemeName] = [...use.scopes]
-    else for (const scope of use.scopes) if (!known.includes(scope)) known.push(scope)
+    if (known === undefined) requirement[use.scheme.schemeName] = [...scopes]
+    else for (const scope of scopes) if (!known.includes(scope)) known.push(scope)
   }
   return requirement
 }

@@ -261,20 +261,20 @@ function requestScopeIfDue (state: RequestState): void {
   if (!state.aborted && (!state.responseEnded || state.payloadOpen)) return
   state.stage = Stage.Finished
   const done = state.responseDone
-  state.responseDone = null
+  state.responseDone = undefined
   const exits = state.exits
   if (exits === null) {
-    if (done !== null) done()
+    if (done !== undefined) done()
     return
   }
   const reason = state.streamError ?? (state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined)
   if (reason === undefined) {
-    exits.unwind(true, afterRequestScope, done ?? undefined, undefined)
+    exits.unwind(true, afterRequestScope, done, undefined)
     return
   }
   state.exitError = reason
   state.exitFailed = true
-  exits.unwindThrowing(reason, true, afterRequestScope, done ?? undefined, reason)
+  exits.unwindThrowing(reason, true, afterRequestScope, done, reason)
 }
 
 function afterRequestScope (exits: ExitStack, done: Function | undefined, reason: unknown): void {
@@ -292,8 +292,8 @@ function logCleanupFailure (exits: ExitStack, reason: unknown): void {
 
 function afterFinished (state: RequestState): void {
   const done = state.responseDone
-  if (done !== null) {
-    state.responseDone = null
+  if (done !== undefined) {
+    state.responseDone = undefined
     done()
   }
   release(state)

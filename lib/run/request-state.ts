@@ -76,7 +76,7 @@ export class RequestState {
   deferredError: unknown = undefined
   hasDeferredError = false
   /** onResponse's callback, held while the request scope may not close yet. */
-  responseDone: (() => void) | null = null
+  responseDone: (() => void) | undefined = undefined
 
   /** The security schemes already ran in onRequest. */
   earlyDone = false
