@@ -53,6 +53,8 @@ expectType<Record<never, never>>({} as InferDeps<[typeof getDb]>)
 const app = Fastify()
 app.register(fastifyDepends, { dependencies: [requestId], concurrency: 'parallel' })
 expectError(app.register(fastifyDepends, { concurrency: 'sometimes' }))
+app.register(fastifyDepends, { closeTimeout: 5_000, serverTiming: true, xDependencies: false })
+expectError(app.register(fastifyDepends, { closeTimeout: '5s' }))
 
 app.get<{ Deps: InferDeps<typeof deps> }>('/items', { dependencies: deps }, async (request) => {
   expectType<User>(request.deps.user)
