@@ -27,7 +27,7 @@ export function readmeFirstExample (): string {
 
 const esmProbes = `
 import Fastify from 'fastify'
-import fastifyDepends, { depends, Depends, Security, Query, OAuth2PasswordBearer, HTTPBasic, type InferDeps, type DependencyValue } from 'fastify-depends'
+import fastifyDepends, { anyOf, depends, Depends, Security, Query, OAuth2PasswordBearer, HTTPBasic, APIKeyHeader, type InferDeps, type DependencyValue } from 'fastify-depends'
 import { Type } from 'typebox'
 import { Type as LegacyType } from '@sinclair/typebox'
 
@@ -45,6 +45,14 @@ export const probes = {
 }
 // @ts-expect-error a query integer is a number, not a string
 export const wrong: string = 0 as DependencyValue<typeof limit>
+
+const caller = anyOf(Security(bearer, ['me']), APIKeyHeader({ name: 'x-api-key' }))
+export const described = depends({ caller }, ({ caller }) => {
+  if (caller.scheme === 'OAuth2PasswordBearer') return caller.value.toUpperCase()
+  // @ts-expect-error an API key is a string, not credentials
+  void caller.value.username
+  return caller.value
+})
 
 const deps = { user: Security(user, ['me']), limit, again: Depends(limit, { useCache: false }) }
 const app = Fastify()
