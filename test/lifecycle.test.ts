@@ -468,3 +468,29 @@ test('a connection that closed before resolution started: request-scoped generat
   await settle()
   t.same(events.list(), ['function:enter', 'request:enter', 'handler', 'function:exit', 'request:saw FST_DEPENDS_CLIENT_ABORTED'])
 })
+
+test('every kind of request leaves the in-flight list: close() does not wait for closeTimeout after they ended', async (t) => {
+  const instance = Fastify()
+  await instance.register(fastifyDepends, { closeTimeout: 5000, concurrency: 'sequential' })
+  const tx = recording(new EventLog(), 'tx', 'request')
+  const f = recording(new EventLog(), 'f', 'function')
+  const guard = depends((_inputs, { reply }) => reply.code(403).send('no'), { name: 'guard' })
+  const boom = depends(() => { throw new Error('boom') }, { name: 'boom' })
+  instance.get('/guard-first', { dependencies: { guard, tx, f } }, async () => 'unreachable')
+  instance.get('/guard-after', { dependencies: { tx, f, guard } }, async () => 'unreachable')
+  instance.get('/fails-first', { dependencies: { boom, tx } }, async () => 'unreachable')
+  instance.get('/ok', { dependencies: { tx, f } }, async () => 'ok')
+  instance.get('/hijack', { dependencies: { tx } }, async (_request, reply) => {
+    reply.hijack()
+    reply.raw.end('by hand')
+  })
+  const statuses = []
+  for (const path of ['/guard-first', '/guard-after', '/fails-first', '/ok', '/hijack']) {
+    statuses.push((await request(instance, path)).status)
+  }
+  t.same(statuses, [403, 403, 500, 200, 200])
+  await settle()
+  const started = Date.now()
+  await within(instance.close(), 'close()', 2000)
+  t.ok(Date.now() - started < 1000, 'close() did not wait for closeTimeout')
+})

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { test, type Test } from 'tap'
 import { build, watchProcess } from './helpers'
 import { depends, httpError, type Dependency } from '../lib/index'
+import { kRegistry } from '../lib/symbols'
 
 // 2,000 requests in `npm test`; `SOAK=1 npx tap --timeout=300 test/reliability-soak.test.ts` runs 20,000.
 const N = process.env.SOAK === '1' ? 20000 : 2000
@@ -334,6 +335,11 @@ async function soak (t: Test, concurrency: 'sequential' | 'parallel', count: num
   t.same(problems, [], 'no unhandledRejection or uncaughtException')
   t.equal(tracker.handlerBoundsHit, 0, 'every aborted handler saw its connection close')
   t.equal(tracker.ranAfterResponse, 0, 'nothing ran after a reply sent by a dependency or a timeout during resolution')
+  // The slowest dependency (entered 80 ms after a 20 ms timeout) may still be on its way.
+  const live = (server.app as unknown as Record<symbol, { live: { count: number } }>)[kRegistry].live
+  const deadline = Date.now() + BOUND_MS
+  while (live.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(live.count, 0, 'every request left the in-flight list close() waits for')
   t.notOk(tracker.how.has('request:returned') || tracker.how.has('function:returned'), 'every generator was resumed, none only returned')
 
   const answer = await send(server, new http.Agent({ keepAlive: false }), 999999, 'ok')

@@ -265,6 +265,7 @@ function requestScopeIfDue (state: RequestState): void {
   const exits = state.exits
   if (exits === null) {
     if (done !== undefined) done()
+    release(state)
     return
   }
   const reason = state.streamError ?? (state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined)
