@@ -1,5 +1,5 @@
 // The example service: an items API with a real database, the OAuth2 password flow with
-// scopes, and Swagger UI at /docs. `buildApp()` for tests (inject), example/server.ts to listen.
+// scopes (or an API key, to list items), and Swagger UI at /docs. `buildApp()` for tests (inject), example/server.ts to listen.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
@@ -47,7 +47,8 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
       info: {
         title: 'fastify-depends example',
         version: '1.0.0',
-        description: 'Log in with **Authorize**: `alice` / `secret` (every scope) or `bob` / `secret` (read only).'
+        description: 'Log in with **Authorize**: `alice` / `secret` (every scope) or `bob` / `secret` (read only). ' +
+          '`GET /items` also takes the API key `demo-reporting-bot-key` (the machine user `reporting-bot`) in `x-api-key`.'
       },
       tags: [
         { name: 'auth', description: 'OAuth2 password flow' },

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { Body, depends, httpError, Path, Query, Security, type InferDeps } from '../lib/index'
-import { currentUser } from './auth'
+import { currentPrincipal, currentUser } from './auth'
 import { commitBeforeResponse, getDb, type Queryable } from './db'
 import { pagination } from './pagination'
 
@@ -65,8 +65,9 @@ async function * exportLines (db: Queryable): AsyncGenerator<string> {
   }
 }
 
+// Listing is open to machine clients too: the token or an API key (the others need a token).
 const listDeps = {
-  user: Security(currentUser, ['items:read']),
+  user: Security(currentPrincipal, ['items:read']),
   page: pagination,
   q: Query('q', Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only titles containing this (any case)' }))),
   db: getDb

@@ -1,7 +1,7 @@
 // `npm start`: the example service on http://127.0.0.1:3000.
 // Environment: PORT, HOST, DATABASE_URL (else PGlite in memory), JWT_SECRET (else random), LOG_LEVEL.
 import { buildApp } from './app'
-import { SEEDED_USERS } from './schema'
+import { SEEDED_MACHINE_USERS, SEEDED_USERS } from './schema'
 
 async function main (): Promise<void> {
   const external = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ''
@@ -28,7 +28,9 @@ async function main (): Promise<void> {
     `fastify-depends example: ${url}`,
     `  Swagger UI:  ${url}/docs  (Authorize, then "Try it out")`,
     `  users:       ${SEEDED_USERS.map((u) => `${u.username} / ${u.password} (${u.scopes.join(' ')})`).join(', ')}`,
+    `  API keys:    ${SEEDED_MACHINE_USERS.map((u) => `${u.apiKey} (${u.username}: ${u.scopes.join(' ')}; GET /items)`).join(', ')}`,
     `  try:         curl -s -d username=alice -d password=secret ${url}/token`,
+    `               curl -s -H 'x-api-key: ${SEEDED_MACHINE_USERS[0].apiKey}' ${url}/items`,
     ''
   ].join('\n'))
 

@@ -1,17 +1,19 @@
 // The newcomer's path: `npm start` (example/server.ts), then Swagger UI in a real browser
 // (Debian's chromium driven by playwright-core): Authorize with the password flow as alice,
-// "Try it out" on GET /users/me.
-import { after, before, t as root, test } from 'tap'
+// "Try it out" on GET /users/me; then, in a fresh browser, with only the API key on GET /items.
+import { after, before, t as root, test, type Test } from 'tap'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
-import { chromium } from 'playwright-core'
+import { chromium, type Page } from 'playwright-core'
+import { SEEDED_MACHINE_USERS } from '../example/schema'
 
 const ROOT = resolve(__dirname, '..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SCREENSHOT = join(ROOT, '.tap', 'screenshots', 'example-swagger-ui.png') // .tap/ is gitignored
+const NO_BROWSER = existsSync(CHROMIUM) || process.env.CI !== undefined ? false : `no browser at ${CHROMIUM} (apt-get install chromium; .ci/run does)`
 
 root.setTimeout(60_000) // the server's start (PGlite) and the browser's, on a slow machine
 
@@ -61,12 +63,14 @@ test('`npm start` prints its URL, the Swagger UI address and the seeded users, t
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
   t.match(stdout, `Swagger UI:  ${url}/docs`)
   t.match(stdout, 'alice / secret (me items:read items:write), bob / secret (me items:read)')
+  t.match(stdout, `API keys:    ${SEEDED_MACHINE_USERS[0].apiKey} (reporting-bot: items:read; GET /items)`)
   const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) })
   t.equal(health.status, 200)
   t.match(await health.json(), { status: 'ok', connectionsInUse: 0 })
 })
 
-test('Swagger UI in chromium: Authorize as alice with the password flow, then "Try it out" on GET /users/me', { skip: existsSync(CHROMIUM) || process.env.CI !== undefined ? false : `no browser at ${CHROMIUM} (apt-get install chromium; .ci/run does)` }, async (t) => {
+/** Swagger UI in a fresh headless chromium (its own profile: nothing authorized yet), closed with the test. */
+async function openDocs (t: Test): Promise<{ page: Page, pageErrors: string[] }> {
   const profile = mkdtempSync(join(tmpdir(), 'example-chromium-'))
   t.teardown(() => rmSync(profile, { recursive: true, force: true }))
   const browser = await chromium.launchPersistentContext(profile, {
@@ -81,8 +85,12 @@ test('Swagger UI in chromium: Authorize as alice with the password flow, then "T
   page.setDefaultTimeout(10_000)
   const pageErrors: string[] = []
   page.on('pageerror', (err) => pageErrors.push(err.message))
-
   await page.goto(`${url}/docs`)
+  return { page, pageErrors }
+}
+
+test('Swagger UI in chromium: Authorize as alice with the password flow, then "Try it out" on GET /users/me', { skip: NO_BROWSER }, async (t) => {
+  const { page, pageErrors } = await openDocs(t)
   await page.locator('.auth-wrapper button.authorize').click()
   const modal = page.locator('.modal-ux')
   await modal.locator('#oauth_username').fill('alice')
@@ -95,7 +103,7 @@ test('Swagger UI in chromium: Authorize as alice with the password flow, then "T
   t.equal((await token.json()).scope, 'me items:read items:write')
   t.equal(new URLSearchParams(token.request().postData() ?? '').get('scope'), 'me items:read items:write', 'the scopes ticked in the dialog')
   await modal.getByRole('button', { name: 'Remove authorization' }).waitFor() // "Logout": authorized
-  await modal.getByRole('button', { name: 'Close' }).click()
+  await modal.getByRole('button', { name: 'Close' }).first().click() // each scheme's section has one
 
   const operation = page.locator('#operations-users-readUsersMe')
   await operation.locator('.opblock-summary').first().click()
@@ -112,6 +120,40 @@ test('Swagger UI in chromium: Authorize as alice with the password flow, then "T
   await live.scrollIntoViewIfNeeded()
   await operation.screenshot({ path: SCREENSHOT })
   t.comment(`screenshot: ${SCREENSHOT}`)
+  t.same(pageErrors, [])
+})
+
+test('Swagger UI in chromium: Authorize offers the password flow and the API key; the key alone is enough for GET /items', { skip: NO_BROWSER }, async (t) => {
+  const { page, pageErrors } = await openDocs(t)
+  await page.locator('.auth-wrapper button.authorize').click()
+  const modal = page.locator('.modal-ux')
+  // One section per scheme of the API, in the order of components.securitySchemes.
+  const sections = modal.locator('.auth-container')
+  const headings = (await sections.locator('h4').allInnerTexts()).map((text) => text.replace(/\s+/g, ' ').trim())
+  t.same(headings, ['OAuth2PasswordBearer (OAuth2, password)', 'APIKeyHeader (apiKey)'])
+  const passwordFlow = sections.filter({ hasText: 'OAuth2PasswordBearer (OAuth2, password)' })
+  t.equal(await passwordFlow.locator('#oauth_username').count(), 1, 'the password flow\'s form is there too')
+  const keySection = sections.filter({ hasText: 'APIKeyHeader' })
+  t.match((await keySection.innerText()).replace(/\s+/g, ' '), 'Name: x-api-key In: header')
+
+  await keySection.locator('#api_key_value').fill(SEEDED_MACHINE_USERS[0].apiKey)
+  await keySection.getByRole('button', { name: 'Apply credentials' }).click()
+  await keySection.getByRole('button', { name: 'Remove authorization' }).waitFor() // "Logout": authorized
+  t.equal(await passwordFlow.getByRole('button', { name: 'Remove authorization' }).count(), 0, 'the token was not asked for')
+  await keySection.getByRole('button', { name: 'Close' }).click()
+
+  const operation = page.locator('#operations-items-get_items')
+  await operation.locator('.opblock-summary').first().click()
+  await operation.getByRole('button', { name: 'Try it out' }).click()
+  const itemsResponse = page.waitForResponse((response) => new URL(response.url()).pathname === '/items')
+  await operation.getByRole('button', { name: 'Execute' }).click()
+  const headers = (await itemsResponse).request().headers()
+  t.equal(headers['x-api-key'], SEEDED_MACHINE_USERS[0].apiKey)
+  t.equal(headers.authorization, undefined, 'no token: only the API key was authorized')
+  const live = operation.locator('.live-responses-table tbody tr.response')
+  await live.waitFor()
+  t.equal((await live.locator('.response-col_status').innerText()).trim(), '200')
+  t.match(await live.locator('.response-col_description').innerText(), '"title": "Teapot"')
   t.same(pageErrors, [])
 })
 

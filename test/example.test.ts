@@ -1,5 +1,5 @@
-// The example service's HTTP flow, against PGlite (or DATABASE_URL): token → list → create →
-// forbidden scope → rollback on failure → export stream → client abort during the export.
+// The example service's HTTP flow, against PGlite (or DATABASE_URL): token → list (token or API
+// key) → create → forbidden scope → rollback on failure → export stream → client abort during the export.
 import { after, before, t as root, test, type Test } from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -8,6 +8,8 @@ import { EventLog } from './helpers'
 import { buildApp } from '../example/app'
 import { currentUser } from '../example/auth'
 import { openDatabase, type Connection, type Database } from '../example/db'
+import { hashApiKey } from '../example/passwords'
+import { SEEDED_MACHINE_USERS } from '../example/schema'
 import { tokenIssuer } from '../example/tokens'
 
 const SECRET = 'example-test-secret'
@@ -114,6 +116,8 @@ async function login (username: string, scope?: string): Promise<string> {
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+const apiKey = (key: string) => ({ 'x-api-key': key })
+const DEMO_KEY = SEEDED_MACHINE_USERS[0].apiKey
 
 /** The next request's database events, once its connection was released (request scope ends after the response). */
 async function eventsOf (send: () => Promise<unknown>): Promise<string[]> {
@@ -185,6 +189,49 @@ test('GET /items pages through the items with Query parameters Fastify validates
   t.same(invalid.json(), { statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message: 'querystring/limit must be <= 100' })
   t.equal((await app.inject({ url: '/items/abc', headers: bearer(token) })).statusCode, 400)
   t.equal((await app.inject({ url: '/items/999999', headers: bearer(token) })).statusCode, 404)
+})
+
+test('GET /items takes the bearer token or a machine user\'s API key; neither is a 401 with both challenges', async (t) => {
+  const withToken = await app.inject({ url: '/items?limit=100', headers: bearer(await login('bob')) })
+  t.equal(withToken.statusCode, 200)
+  let withKey: Awaited<ReturnType<typeof app.inject>> | undefined
+  const events = await eventsOf(async () => {
+    withKey = await app.inject({ url: '/items?limit=100', headers: apiKey(DEMO_KEY) })
+  })
+  t.equal(withKey?.statusCode, 200)
+  t.same(withKey?.json(), withToken.json(), 'the same page, whoever asks')
+  t.same(events, ['connect', 'BEGIN', 'SELECT', 'SELECT', 'SELECT', 'COMMIT', 'release'], 'the key lookup and the handler share getDb')
+
+  const wrong = await app.inject({ url: '/items', headers: apiKey('not-a-key') })
+  t.equal(wrong.statusCode, 401)
+  t.equal(wrong.headers['www-authenticate'], 'APIKey')
+  t.equal(wrong.json().message, 'Could not validate credentials')
+
+  const neither = await app.inject('/items')
+  t.equal(neither.statusCode, 401)
+  t.same(neither.headers['www-authenticate'], ['Bearer', 'APIKey'], 'one challenge per alternative')
+  t.equal(neither.json().message, 'Not authenticated')
+
+  const badTokenGoodKey = await app.inject({ url: '/items', headers: { ...bearer('not-a-jwt'), ...apiKey(DEMO_KEY) } })
+  t.equal(badTokenGoodKey.statusCode, 401, 'the token comes first, and once sent it decides')
+  t.equal(badTokenGoodKey.headers['www-authenticate'], 'Bearer scope="items:read"')
+
+  // A key without items:read: the scopes of Security() reach the API-key branch too.
+  const connection = await database.connect()
+  await connection.query('INSERT INTO api_keys (owner_id, key_hash, scopes) SELECT id, $2, $3 FROM users WHERE username = $1',
+    ['bob', hashApiKey(`me-only-${RUN}`), ['me']])
+  connection.release()
+  const meOnly = await app.inject({ url: '/items', headers: apiKey(`me-only-${RUN}`) })
+  t.equal(meOnly.statusCode, 401)
+  t.equal(meOnly.headers['www-authenticate'], 'APIKey')
+  t.equal(meOnly.json().message, 'Not enough permissions')
+
+  const other = await app.inject({ url: '/items/1', headers: apiKey(DEMO_KEY) })
+  t.equal(other.statusCode, 401, 'the other routes still need the token')
+  t.equal(other.headers['www-authenticate'], 'Bearer')
+  const form = { 'content-type': 'application/x-www-form-urlencoded' }
+  const bot = await app.inject({ method: 'POST', url: '/token', headers: form, payload: 'username=reporting-bot&password=secret' })
+  t.equal(bot.statusCode, 400, 'the machine user has no password to log in with')
 })
 
 test('POST /items creates the item and COMMITs before the 201 is written; a failed COMMIT is a 500 and stores nothing', async (t) => {
@@ -354,7 +401,7 @@ test('dependencyOverrides replace currentUser in a test, FastAPI-style: no token
   t.equal((await app.inject('/users/me')).statusCode, 401)
 })
 
-test('OpenAPI documents the password flow, its scopes, each operation\'s scopes and parameters; Swagger UI is at /docs', async (t) => {
+test('OpenAPI documents the password flow, its scopes, the API key of GET /items, each operation\'s scopes and parameters; Swagger UI is at /docs', async (t) => {
   const spec = app.swagger() as unknown as {
     components: { securitySchemes: Record<string, unknown> }
     paths: Record<string, Record<string, { security?: unknown, parameters?: Array<{ in: string, name: string }>, requestBody?: { content: Record<string, unknown> } }>>
@@ -363,8 +410,11 @@ test('OpenAPI documents the password flow, its scopes, each operation\'s scopes 
     OAuth2PasswordBearer: {
       type: 'oauth2',
       flows: { password: { tokenUrl: '/token', scopes: { me: 'Read your own profile', 'items:read': 'List, read and export items', 'items:write': 'Create and delete items' } } }
-    }
+    },
+    APIKeyHeader: { type: 'apiKey', description: 'An API key issued to a machine user', in: 'header', name: 'x-api-key' }
   })
+  t.same(spec.paths['/items'].get.security, [{ OAuth2PasswordBearer: ['items:read'] }, { APIKeyHeader: ['items:read'] }], 'either one (anyOf)')
+  t.same(spec.paths['/items/{id}'].get.security, [{ OAuth2PasswordBearer: ['items:read'] }])
   t.same(spec.paths['/users/me/items'].get.security, [{ OAuth2PasswordBearer: ['me', 'items:read'] }])
   t.same(spec.paths['/items'].post.security, [{ OAuth2PasswordBearer: ['items:write'] }])
   t.same(spec.paths['/items'].get.parameters?.map((p) => `${p.in}:${p.name}`), ['query:skip', 'query:limit', 'query:q'])
