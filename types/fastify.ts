@@ -1,10 +1,10 @@
 // The Fastify module augmentation: route option `dependencies`, `request.deps`,
 // `instance.addDependencies`, `instance.dependencyOverrides`.
-// `RouteSchema`: a plugin augmenting `FastifySchema` (@fastify/swagger) would put that name in scope below.
+// `RouteSchema`, `DependsRouteOptions`: a plugin augmenting `FastifySchema` or `RouteOptions` (@fastify/swagger, @fastify/compress) would put that name in scope below.
 import type {
   ContextConfigDefault, FastifyBaseLogger, FastifySchema as RouteSchema, FastifyTypeProvider, FastifyTypeProviderDefault,
   RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerBase, RawServerDefault,
-  RouteHandlerMethod, RouteOptions, RouteShorthandOptionsWithHandler
+  RouteHandlerMethod, RouteOptions as DependsRouteOptions, RouteShorthandOptionsWithHandler
 } from 'fastify'
 import type { DependencyLike, DependencyList, InferDeps } from '../lib/define/dependency'
 import type { DependencyOverrides } from '../lib/overrides'
@@ -75,7 +75,7 @@ declare module 'fastify' {
   > {
     /** `app.route({ ..., dependencies })`: `request.deps` inferred as for the shorthand methods. */
     route<const Deps extends DependencyList, ContextConfig = ContextConfigDefault, const SchemaCompiler extends RouteSchema = RouteSchema>(
-      opts: RouteOptions<RawServer, RawRequest, RawReply, InferredRoute<Deps>, ContextConfig, SchemaCompiler, TypeProvider, Logger> & { dependencies: Deps }
+      opts: DependsRouteOptions<RawServer, RawRequest, RawReply, InferredRoute<Deps>, ContextConfig, SchemaCompiler, TypeProvider, Logger> & { dependencies: Deps }
     ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
     /** Dependencies for every route of this context and its children; call it before the routes. */
     addDependencies(dependencies: DependencyList): this
