@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Test } from 'tap'
-import fastifyDepends, { type FastifyDependsOptions } from '../lib/index'
+import fastifyDepends, { depends, type Dependency, type FastifyDependsOptions } from '../lib/index'
 
 /** A Fastify app with the plugin registered, closed when the test ends. */
 export async function build (t: Test, options: FastifyDependsOptions = {}, fastifyOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
@@ -78,4 +78,27 @@ export function watchProcess (t: Test): string[] {
     process.off('uncaughtException', onUncaught)
   })
   return problems
+}
+
+/**
+ * A generator dependency that records `name:enter`, then `name:exit` or `name:saw <code or message>`:
+ * one line per finalization. `delay` ms pass before it is entered.
+ */
+export function recording (events: EventLog, name: string, scope: 'request' | 'function', delay = 0): Dependency<string> {
+  return depends(async function * () {
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+    events.record(`${name}:enter`)
+    try {
+      yield name
+      events.record(`${name}:exit`)
+    } catch (err) {
+      events.record(`${name}:saw ${(err as { code?: string }).code ?? (err as Error).message}`)
+      throw err
+    }
+  }, { name, scope })
+}
+
+/** A function-scoped and a request-scoped `recording` generator, named after their scopes. */
+export function bothScopes (events: EventLog): { f: Dependency<string>, r: Dependency<string> } {
+  return { f: recording(events, 'function', 'function'), r: recording(events, 'request', 'request') }
 }

@@ -6,26 +6,12 @@ import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { test } from 'tap'
-import { EventLog, logCollector, settle, watchProcess, within } from './helpers'
+import { bothScopes, EventLog, logCollector, recording, settle, watchProcess, within } from './helpers'
 import fastifyDepends, { depends, type Dependency, type FastifyDependsOptions } from '../lib/index'
 
 // The exit paths of issue 16, each over a real socket: a reply sent by a dependency, a handler
 // timeout during resolution, the automatic HEAD route of a streaming GET, and app.close() with
 // requests in flight. Each generator records `name:enter`, then `name:exit` or `name:saw <code>`.
-
-function recording (events: EventLog, name: string, scope: 'request' | 'function', delay = 0): Dependency<string> {
-  return depends(async function * () {
-    if (delay > 0) await sleep(delay)
-    events.record(`${name}:enter`)
-    try {
-      yield name
-      events.record(`${name}:exit`)
-    } catch (err) {
-      events.record(`${name}:saw ${(err as { code?: string }).code ?? (err as Error).message}`)
-      throw err
-    }
-  }, { name, scope })
-}
 
 async function app (t: { after: (fn: () => unknown) => void }, options: FastifyDependsOptions = {}, events?: EventLog, fastifyOptions = {}): Promise<FastifyInstance> {
   const instance = Fastify(fastifyOptions)
@@ -61,8 +47,7 @@ async function request (instance: FastifyInstance, path: string, method = 'GET')
 test('a dependency that replies ends resolution: no later dependency and no handler run; what it entered is finalized once, function scope before the response, request scope after', async (t) => {
   const events = new EventLog()
   const instance = await app(t, {}, events)
-  const f = recording(events, 'function', 'function')
-  const r = recording(events, 'request', 'request')
+  const { f, r } = bothScopes(events)
   const later = depends(() => { events.record('later:ran') }, { name: 'later' })
   const laterGenerator = recording(events, 'laterGenerator', 'request')
   const guards: Record<string, Dependency<unknown>> = {
@@ -128,8 +113,7 @@ test('a generator that replies before its yield is entered after the reply and f
 test('a dependency that hijacks the reply: later dependencies do not run; each generator is finalized once after the response', async (t) => {
   const events = new EventLog()
   const instance = await app(t, {}, events)
-  const f = recording(events, 'function', 'function')
-  const r = recording(events, 'request', 'request')
+  const { f, r } = bothScopes(events)
   const hijack = depends((_inputs, { reply }) => {
     reply.hijack()
     reply.raw.end('by hand')
@@ -153,8 +137,7 @@ test('handlerTimeout during resolution: 503, resolution stops, every generator (
   const events = new EventLog()
   const log = logCollector()
   const instance = await app(t, {}, events, { logger: { level: 'warn', stream: log.stream } })
-  const f = recording(events, 'function', 'function')
-  const r = recording(events, 'request', 'request')
+  const { f, r } = bothScopes(events)
   const slow = recording(events, 'slow', 'request', 150)
   const later = depends(() => { events.record('later:ran') }, { name: 'later' })
   const failsLate = depends(async () => {
@@ -443,8 +426,7 @@ test('a function-scoped generator entered while a reply sent by a dependency is 
 test('a connection that closed before resolution started: request-scoped generators see FST_DEPENDS_CLIENT_ABORTED, each finalized once', async (t) => {
   const events = new EventLog()
   const instance = await app(t, {}, events)
-  const f = recording(events, 'function', 'function')
-  const r = recording(events, 'request', 'request')
+  const { f, r } = bothScopes(events)
   let received!: () => void
   const arrived = new Promise<void>((resolve) => { received = resolve })
   instance.get('/', {

@@ -6,25 +6,12 @@ import compress from '@fastify/compress'
 import cors from '@fastify/cors'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { test } from 'tap'
-import { EventLog, settle, within } from './helpers'
-import fastifyDepends, { depends, type Dependency } from '../lib/index'
+import { bothScopes, EventLog, settle, within } from './helpers'
+import fastifyDepends, { depends } from '../lib/index'
 
 // The lifecycle next to the plugins services register with it: @fastify/compress (an onSend hook
 // that replaces the payload with a stream) and @fastify/cors (an onRequest hook), before and after
 // fastify-depends. Over a real socket, with gzip asked for.
-
-function recording (events: EventLog, name: string, scope: 'request' | 'function'): Dependency<string> {
-  return depends(async function * () {
-    events.record(`${name}:enter`)
-    try {
-      yield name
-      events.record(`${name}:exit`)
-    } catch (err) {
-      events.record(`${name}:saw ${(err as { code?: string }).code ?? (err as Error).message}`)
-      throw err
-    }
-  }, { name, scope })
-}
 
 const big = 'x'.repeat(4096)
 
@@ -42,8 +29,7 @@ async function server (t: { after: (fn: () => unknown) => void }, order: 'plugin
     reply.raw.prependOnceListener('finish', () => events.record('sent'))
     done()
   })
-  const f = recording(events, 'function', 'function')
-  const r = recording(events, 'request', 'request')
+  const { f, r } = bothScopes(events)
   const guard = depends((_inputs, { reply }) => reply.code(403).send({ denied: big }), { name: 'guard' })
   const later = depends(() => { events.record('later:ran') }, { name: 'later' })
   app.get('/json', { dependencies: { f, r } }, async () => ({ big }))

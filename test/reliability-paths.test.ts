@@ -4,26 +4,8 @@ import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { test } from 'tap'
-import { build, EventLog, settle, within } from './helpers'
+import { bothScopes, build, EventLog, recording, settle, within } from './helpers'
 import fastifyDepends, { depends, type Dependency } from '../lib/index'
-
-/** Records `name:enter`, then `name:exit` or `name:saw <code or message>`: one line per finalization. */
-function recording (events: EventLog, name: string, scope: 'request' | 'function'): Dependency<string> {
-  return depends(async function * () {
-    events.record(`${name}:enter`)
-    try {
-      yield name
-      events.record(`${name}:exit`)
-    } catch (err) {
-      events.record(`${name}:saw ${(err as { code?: string }).code ?? (err as Error).message}`)
-      throw err
-    }
-  }, { name, scope })
-}
-
-function bothScopes (events: EventLog): { f: Dependency<string>, r: Dependency<string> } {
-  return { f: recording(events, 'function', 'function'), r: recording(events, 'request', 'request') }
-}
 
 /** Starts `GET path` on a loopback socket; the caller may destroy it. Resolves the response, if one comes. */
 async function open (app: FastifyInstance, path: string): Promise<{ req: http.ClientRequest, response: Promise<http.IncomingMessage> }> {

@@ -90,8 +90,10 @@ function syncGenerator (tracker: Tracker, name: string, inputs: Record<string, D
   }, { name, scope: SCOPE[name] as 'request' | 'function' })
 }
 
-function asyncGenerator (tracker: Tracker, name: string, inputs: Record<string, Dependency<string>>, wrap: (inputs: Record<string, string>) => string): Dependency<string> {
+/** An async generator entered after a tick, or after `enterAfter` ms (to be entered after a timeout fired). */
+function asyncGenerator (tracker: Tracker, name: string, inputs: Record<string, Dependency<string>>, wrap: (inputs: Record<string, string>) => string, enterAfter = 0): Dependency<string> {
   return depends(inputs, async function * (values, { request }) {
+    if (enterAfter > 0) await new Promise((resolve) => setTimeout(resolve, enterAfter))
     const entry = tracker.enter(name, request)
     try {
       await tick()
@@ -104,23 +106,6 @@ function asyncGenerator (tracker: Tracker, name: string, inputs: Record<string, 
       entry.done()
     }
   }, { name, scope: SCOPE[name] as 'request' | 'function' })
-}
-
-/** Like asyncGenerator, but `ms` pass before it is entered. */
-function asyncGeneratorAfter (tracker: Tracker, name: string, ms: number): Dependency<string> {
-  return depends(async function * (_inputs, { request }) {
-    await new Promise((resolve) => setTimeout(resolve, ms))
-    const entry = tracker.enter(name, request)
-    try {
-      yield name
-      entry.how = 'exit'
-    } catch (err) {
-      entry.how = codeOf(err)
-      throw err
-    } finally {
-      entry.done()
-    }
-  }, { name, scope: 'request' })
 }
 
 /** Resolves after `ms` at most; `false` when the bound was hit. */
@@ -194,7 +179,7 @@ async function soakServer (t: Test, concurrency: 'sequential' | 'parallel'): Pro
   const afterGuard = depends({ guard }, () => { tracker.ranAfterResponse++ }, { name: 'afterGuard' })
   app.get('/dep-reply', { dependencies: { guard, afterGuard, lock } }, async () => { tracker.ranAfterResponse++ })
   // Fastify answers 503 while a slow generator is being entered: it is finalized once it has entered.
-  const slowConn = asyncGeneratorAfter(tracker, 'late', 80)
+  const slowConn = asyncGenerator(tracker, 'late', {}, () => 'late', 80)
   const afterSlow = depends({ slowConn }, () => { tracker.ranAfterResponse++ }, { name: 'afterSlow' })
   app.get('/dep-timeout', { handlerTimeout: 20, dependencies: { span, afterSlow } }, async () => { tracker.ranAfterResponse++ })
   await app.listen({ port: 0, host: '127.0.0.1' })

@@ -120,13 +120,10 @@ function takesScopes (scheme: SchemeSpec): boolean {
 
 /** One requirement object: every scheme in it is required (AND), scopes merged by scheme name. */
 export function securityRequirement (uses: readonly SecurityUse[]): Record<string, string[]> {
+  const byName = new Map<string, SecurityUse>()
+  for (const use of uses) addScheme(byName, use.scheme, takesScopes(use.scheme) ? use.scopes : [])
   const requirement: Record<string, string[]> = {}
-  for (const use of uses) {
-    const scopes = takesScopes(use.scheme) ? use.scopes : []
-    const known = requirement[use.scheme.schemeName]
-    if (known === undefined) requirement[use.scheme.schemeName] = [...scopes]
-    else for (const scope of scopes) if (!known.includes(scope)) known.push(scope)
-  }
+  for (const [name, use] of byName) requirement[name] = use.scopes
   return requirement
 }
 

@@ -48,16 +48,11 @@ export function entered (state: RequestState, step: Step, generator: AnyGenerato
   exits.push(generator, step)
   if (state.stage === Stage.Resolving) return
   if (state.stage === Stage.Finished) {
-    if (state.exitFailed) exits.unwindThrowing(state.exitError, true, afterLateUnwind, undefined, state.exitError)
-    else exits.unwind(true, afterLateUnwind, undefined, undefined)
+    if (state.exitFailed) exits.unwindThrowing(state.exitError, true, afterResponseCleanup, undefined, state.exitError)
+    else exits.unwind(true, afterResponseCleanup, undefined, undefined)
   } else if (step.functionScope) {
-    exits.unwind(false, afterLateUnwind, undefined, undefined)
+    exits.unwind(false, afterResponseCleanup, undefined, undefined)
   }
-}
-
-function afterLateUnwind (exits: ExitStack, _done: unknown, reason: unknown): void {
-  logCleanupFailure(exits, reason)
-  release(exits.state)
 }
 
 /** Every dependency resolved: on to the handler, unless a reply went out meanwhile. */
@@ -270,15 +265,16 @@ function requestScopeIfDue (state: RequestState): void {
   }
   const reason = state.streamError ?? (state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined)
   if (reason === undefined) {
-    exits.unwind(true, afterRequestScope, done, undefined)
+    exits.unwind(true, afterResponseCleanup, done, undefined)
     return
   }
   state.exitError = reason
   state.exitFailed = true
-  exits.unwindThrowing(reason, true, afterRequestScope, done, reason)
+  exits.unwindThrowing(reason, true, afterResponseCleanup, done, reason)
 }
 
-function afterRequestScope (exits: ExitStack, done: Function | undefined, reason: unknown): void {
+/** After cleanups whose errors can no longer change the response (request scope, late entries): they are logged. */
+function afterResponseCleanup (exits: ExitStack, done: Function | undefined, reason: unknown): void {
   logCleanupFailure(exits, reason)
   if (done !== undefined) (done as () => void)()
   release(exits.state)
