@@ -25,6 +25,11 @@ export const DependencyNotRegisteredError = createError<'FST_DEPENDS_NOT_REGISTE
   'These routes were declared before fastify-depends was registered in their context (or a parent), so they would run without their dependencies: %s. Register the plugin before the routes, and await it: await app.register(fastifyDepends)',
   500
 )
+export const SocketRouteUnguardedError = createError<'FST_DEPENDS_NOT_REGISTERED', [route: string]>(
+  'FST_DEPENDS_NOT_REGISTERED',
+  'Route %s: a WebSocket route with dependencies needs fastify-depends loaded before its Fastify instance is created (its socket handler is wrapped as the instance sees the route); import fastify-depends before calling fastify()',
+  500
+)
 export const PluginRegisteredTwiceError = createError<'FST_DEPENDS_INVALID', []>(
   'FST_DEPENDS_INVALID', 'fastify-depends is already registered on this instance; register it once, at the root', 500, TypeError)
 export const ConcurrencyOptionError = createError<'FST_DEPENDS_INVALID', [got: string]>(

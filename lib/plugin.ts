@@ -4,6 +4,7 @@ import { describeValue, type DependencyList } from './define/dependency'
 import { CloseTimeoutOptionError, ConcurrencyOptionError, PluginRegisteredTwiceError } from './errors'
 import { responseFailedHook, responseFinishedHook, responseProducedHook } from './run/hooks'
 import { LiveRequests } from './run/live-requests'
+import { closeOpenSockets } from './run/socket'
 import { printPlans, type PrintDependenciesOptions } from './describe/inspect'
 import { watchSwaggerRegistration } from './describe/openapi'
 import { DependencyOverrides } from './overrides'
@@ -80,6 +81,7 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   // preClose runs before Fastify stops the server and before every onClose hook, wherever it was
   // registered: in-flight cleanups (COMMIT, release) finish before a pool's end().
   fastify.addHook('preClose', function finishInFlightCleanups (done) {
+    closeOpenSockets(live)
     live.drain(closeTimeout, done)
   })
   fastify.addHook('onReady', function checkRegistration (done) {

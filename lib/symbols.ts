@@ -25,3 +25,5 @@ export const kSwaggerOptions = Symbol.for('fastify-depends.swagger-options')
 export const kNotesSwagger = Symbol.for('fastify-depends.notes-swagger')
 /** On a security scheme and on `Security()` uses of one: its scheme name (its type is the name's literal, for `anyOf()`). */
 export const kSchemeName = Symbol('fastify-depends.scheme-name')
+/** On route options: the guard wrapped the route's WebSocket handler (lib/run/socket.ts). */
+export const kSocketHandlerWrapped = Symbol.for('fastify-depends.socket-handler-wrapped')

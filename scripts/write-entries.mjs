@@ -59,10 +59,15 @@ function exportsOf (file) {
   return checker.getExportsOfModule(moduleSymbol).map((symbol) => ({ name: symbol.getName() }))
 }
 
-// tsc drops comments on imports: the optional peer `typebox` (1.x) must stay optional for users
-// who compile without skipLibCheck and have only @sinclair/typebox, or plain JSON Schema.
-const staticTypes = new URL('../dist/lib/define/schema-static.d.ts', import.meta.url)
-const optionalImport = "import type { Static as StaticOfTypeBox1 } from 'typebox';"
-const declarations = readFileSync(staticTypes, 'utf8')
-if (!declarations.includes(optionalImport)) throw new Error(`write-entries: ${optionalImport} not found in dist/lib/define/schema-static.d.ts`)
-writeFileSync(staticTypes, declarations.replace(optionalImport, `// @ts-ignore -- typebox 1.x is an optional peer; without it only its own schemas would need it\n${optionalImport}`))
+// tsc drops comments on imports: optional peers' types (`typebox` 1.x, `@fastify/websocket`) must
+// stay optional for users who compile without skipLibCheck and do not have them.
+const optionalImports = [
+  ['lib/define/schema-static.d.ts', "import type { Static as StaticOfTypeBox1 } from 'typebox';", 'typebox 1.x is an optional peer; without it only its own schemas would need it'],
+  ['types/fastify.d.ts', "import type { WebsocketHandler as SocketHandlerOfWebsocketPlugin } from '@fastify/websocket';", '@fastify/websocket is an optional peer; without it only `websocket: true` routes would need it']
+]
+for (const [file, optionalImport, reason] of optionalImports) {
+  const url = new URL(`../dist/${file}`, import.meta.url)
+  const declarations = readFileSync(url, 'utf8')
+  if (!declarations.includes(optionalImport)) throw new Error(`write-entries: ${optionalImport} not found in dist/${file}`)
+  writeFileSync(url, declarations.replace(optionalImport, `// @ts-ignore -- ${reason}\n${optionalImport}`))
+}

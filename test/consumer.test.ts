@@ -128,6 +128,44 @@ await app.close()
 `
 
 // skipLibCheck off where the package's own declarations must hold up to a full check.
+const socketProbe = `
+import Fastify from 'fastify'
+import websocket from '@fastify/websocket'
+import WebSocket from 'ws'
+import { once } from 'node:events'
+import fastifyDepends, { APIKeyQuery, depends } from 'fastify-depends'
+
+const events: string[] = []
+const session = depends(async function * () {
+  events.push('enter')
+  yield { greet: (text: string) => text }
+  events.push('exit')
+}, { scope: 'request' })
+const key = APIKeyQuery({ name: 'api_key' })
+const app = Fastify()
+await app.register(fastifyDepends)
+await app.register(websocket)
+app.get('/live', { websocket: true, dependencies: { session, key } }, (socket, request) => {
+  // @ts-expect-error the key is a string
+  void (request.deps.key satisfies number)
+  socket.on('message', (data) => { socket.send(\`\${request.deps.key} \${request.deps.session.greet(String(data))}\`) })
+})
+await app.listen({ port: 0, host: '127.0.0.1' })
+const { port } = app.server.address() as { port: number }
+const refused = new WebSocket(\`ws://127.0.0.1:\${port}/live\`)
+refused.on('error', () => {})
+const [, response] = await once(refused, 'unexpected-response')
+const client = new WebSocket(\`ws://127.0.0.1:\${port}/live?api_key=k1\`)
+await once(client, 'open')
+client.send('hello')
+const [message] = await once(client, 'message')
+client.close(1000)
+await once(client, 'close')
+while (events.length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+await app.close()
+console.log(JSON.stringify({ message: String(message), refused: response.statusCode, events }))
+`
+
 const strict = { strict: true, target: 'ES2022', skipLibCheck: true, noEmitOnError: true, types: ['node'] }
 const checked = { ...strict, skipLibCheck: false }
 
@@ -209,6 +247,21 @@ t.test('the packed tarball installs and works in fresh projects of every module 
       const { stdout } = await run(process.execPath, [join(bare, file)], { cwd: bare })
       t.strictSame(JSON.parse(stdout), { limit: 5, one: 1 }, `node ${file}`)
     }
+  })
+
+  await t.test('with @fastify/websocket beside it: a typed websocket route with dependencies compiles (skipLibCheck off) and serves a socket', async (t) => {
+    const dir = join(base, 'websocket')
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'websocket', private: true, type: 'module' }))
+    await run(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, `fastify@${installed('fastify')}`,
+      `@fastify/websocket@${installed('@fastify/websocket')}`, `ws@${installed('ws')}`, `@types/ws@${installed('@types/ws')}`,
+      `typescript@${installed('typescript')}`, `@types/node@${installed('@types/node')}`], { cwd: dir, maxBuffer: 16 * 1024 * 1024 })
+    writeFileSync(join(dir, 'socket.ts'), socketProbe)
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...checked, module: 'nodenext', moduleResolution: 'nodenext', outDir: 'out' }, include: ['*.ts'] }))
+    const compiled = await run(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir }).then(() => '', (err) => String(err.stdout) + String(err.stderr))
+    t.equal(compiled, '', 'tsc reports no error (and every @ts-expect-error is an error)')
+    const { stdout } = await run(process.execPath, [join(dir, 'out', 'socket.js')], { cwd: dir })
+    t.strictSame(JSON.parse(stdout), { message: 'k1 hello', refused: 401, events: ['enter', 'exit'] })
   })
 
   // One install shared by the projects below it: a user's dependencies, nothing from this repository.

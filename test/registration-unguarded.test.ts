@@ -1,9 +1,10 @@
 import swagger from '@fastify/swagger'
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { test } from 'tap'
 
 // Created before fastify-depends is first loaded: Fastify announced it to nobody, so no guard watches it.
-const instances = [Fastify(), Fastify()]
+const instances = [Fastify(), Fastify(), Fastify()]
 
 /** Loaded only now (an `import` statement would be evaluated before the instances were created). */
 function load (): typeof import('../lib/index') {
@@ -36,4 +37,18 @@ test('an instance created before fastify-depends was loaded: a route declared be
   await app.ready()
   t.equal((await app.inject('/me')).body, 'handler')
   t.same(ran, [], 'the dependency never ran: create the app after importing fastify-depends to have this caught')
+})
+
+test('an instance created before fastify-depends was loaded: a websocket route with dependencies fails ready() with FST_DEPENDS_NOT_REGISTERED, not a broken socket', async (t) => {
+  // The guard never saw the route, so its socket handler could not be wrapped before @fastify/websocket took it.
+  const { default: fastifyDepends, depends } = load()
+  const app: FastifyInstance = instances[2]
+  t.after(() => app.close())
+  await app.register(websocket)
+  await app.register(fastifyDepends)
+  app.get('/live', { websocket: true, dependencies: { user: depends(() => 'user') } }, (socket) => { socket.close() })
+  app.get('/plain', { websocket: true }, (socket) => { socket.close() })
+  const err = await app.ready().then(() => undefined, (error: unknown) => error as Error & { code: string })
+  t.equal(err?.code, 'FST_DEPENDS_NOT_REGISTERED')
+  t.equal(err?.message, 'Route GET /live: a WebSocket route with dependencies needs fastify-depends loaded before its Fastify instance is created (its socket handler is wrapped as the instance sees the route); import fastify-depends before calling fastify()')
 })

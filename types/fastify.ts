@@ -4,8 +4,10 @@
 import type {
   ContextConfigDefault, FastifyBaseLogger, FastifySchema as RouteSchema, FastifyTypeProvider, FastifyTypeProviderDefault,
   RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerBase, RawServerDefault,
-  RouteHandlerMethod, RouteOptions as DependsRouteOptions, RouteShorthandOptionsWithHandler
+  RequestGenericInterface, RouteHandlerMethod, RouteOptions as DependsRouteOptions, RouteShorthandOptionsWithHandler
 } from 'fastify'
+// @ts-ignore -- @fastify/websocket is an optional peer; without it this is `any`, reached only by `websocket: true` routes
+import type { WebsocketHandler as SocketHandlerOfWebsocketPlugin } from '@fastify/websocket'
 import type { DependencyLike, DependencyList, InferDeps } from '../lib/define/dependency'
 import type { DependencyOverrides } from '../lib/overrides'
 import type { PrintDependenciesOptions } from '../lib/describe/inspect'
@@ -55,6 +57,12 @@ declare module 'fastify' {
     Logger extends FastifyBaseLogger = FastifyBaseLogger
   > {
     // Without type arguments, `request.deps` is inferred from `dependencies` (in the handler and the route's hooks).
+    // A `websocket: true` route (@fastify/websocket): the handler is `(socket, request)`.
+    <const Deps extends DependencyList, ContextConfig = ContextConfigDefault, const SchemaCompiler extends RouteSchema = RouteSchema>(
+      path: string,
+      opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, InferredRoute<Deps>, ContextConfig, SchemaCompiler, TypeProvider, Logger> & { websocket: true, dependencies: Deps },
+      handler: SocketHandlerOfWebsocketPlugin<RawServer, RawRequest, InferredRoute<Deps> & RequestGenericInterface, ContextConfig, SchemaCompiler, TypeProvider, Logger>
+    ): FastifyInstance<RawServer, RawRequest, RawReply, Logger, TypeProvider>
     <const Deps extends DependencyList, ContextConfig = ContextConfigDefault, const SchemaCompiler extends RouteSchema = RouteSchema>(
       path: string,
       opts: RouteShorthandOptions<RawServer, RawRequest, RawReply, InferredRoute<Deps>, ContextConfig, SchemaCompiler, TypeProvider, Logger> & { dependencies: Deps },

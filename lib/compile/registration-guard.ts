@@ -2,7 +2,8 @@ import { subscribe } from 'node:diagnostics_channel'
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import { DependencyNotRegisteredError } from '../errors'
 import { watchSwaggerRegistration } from '../describe/openapi'
-import { kContextDependencies, kDeclaredRoute, kGuarded } from '../symbols'
+import { wrapSocketHandler } from '../run/socket'
+import { kContextDependencies, kDeclaredRoute, kGuarded, kSocketHandlerWrapped } from '../symbols'
 
 /*
  * Registration mistakes fail loudly. Fastify runs onRoute hooks inside route(), so the plugin never
@@ -20,7 +21,13 @@ interface DeclaredRoute {
   seenByPlugin: boolean
 }
 
-type GuardedOptions = RouteOptions & { [kDeclaredRoute]?: DeclaredRoute }
+type GuardedOptions = RouteOptions & {
+  [kDeclaredRoute]?: DeclaredRoute
+  [kSocketHandlerWrapped]?: true
+  // @fastify/websocket's route options
+  websocket?: unknown
+  wsHandler?: unknown
+}
 
 const MAX_LISTED = 10
 
@@ -45,6 +52,30 @@ function notRegisteredHook (label: string) {
 function listRoutes (labels: readonly string[]): string {
   const listed = labels.slice(0, MAX_LISTED).join(', ')
   return labels.length > MAX_LISTED ? `${listed} and ${labels.length - MAX_LISTED} more` : listed
+}
+
+/**
+ * `@fastify/websocket` takes a route's socket handler in its own onRoute hook (and puts a
+ * dispatcher in its place): wrapped here, first of all onRoute hooks, it gets the wrapped one in
+ * either registration order.
+ */
+function wrapSocketHandlers (options: GuardedOptions): void {
+  let wrapped = false
+  // Fastify checked that the handler is a function before the onRoute hooks.
+  if (options.websocket === true) {
+    options.handler = wrapSocketHandler(options.handler as never) as never
+    wrapped = true
+  }
+  if (typeof options.wsHandler === 'function') {
+    options.wsHandler = wrapSocketHandler(options.wsHandler as never) as never
+    wrapped = true
+  }
+  if (wrapped) options[kSocketHandlerWrapped] = true
+}
+
+/** The guard saw the route first and wrapped its socket handler (false for an instance created before this module loaded). */
+export function socketHandlerWrapped (options: RouteOptions): boolean {
+  return (options as GuardedOptions)[kSocketHandlerWrapped] === true
 }
 
 /** The plugin's onRoute saw the route: nothing of the guard stays on it. */
@@ -73,6 +104,7 @@ export function guardInstance (fastify: FastifyInstance): void {
     const route: DeclaredRoute = { label, context: this, hook, seenByPlugin: false }
     ;(options as GuardedOptions)[kDeclaredRoute] = route
     declared.push(route)
+    wrapSocketHandlers(options)
   })
 
   fastify.addHook('onReady', function checkDependenciesRegistered (done) {

@@ -1,12 +1,12 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { DependencyList } from '../define/dependency'
-import { AddDependenciesTooLateError } from '../errors'
+import { AddDependenciesTooLateError, SocketRouteUnguardedError } from '../errors'
 import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
 import type { LiveRequests } from '../run/live-requests'
 import type { DependencyOverrides } from '../overrides'
 import { createSwaggerTransform, documentRoute, globalSwaggerTransform } from '../describe/openapi'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
-import { routeSeenByPlugin } from './registration-guard'
+import { routeSeenByPlugin, socketHandlerWrapped } from './registration-guard'
 import { mergeParams } from '../params/schema-merge'
 import { kContextDependencies, kRegistry } from '../symbols'
 import { RouteValidation } from '../params/validation'
@@ -42,6 +42,11 @@ export type DependsInstance = FastifyInstance & {
 function routeLabel (options: RouteOptions): string {
   const method = Array.isArray(options.method) ? options.method.join(',') : options.method
   return `${method} ${options.url}`
+}
+
+function isSocketRoute (options: RouteOptions): boolean {
+  const socketOptions = options as RouteOptions & { websocket?: unknown, wsHandler?: unknown }
+  return socketOptions.websocket === true || typeof socketOptions.wsHandler === 'function'
 }
 
 function prependHook (existing: unknown, hook: Function): Function[] {
@@ -92,6 +97,10 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   }
   markContextHasRoutes(registry, this, label)
   if (roots.length === 0) return
+  if (isSocketRoute(options) && !socketHandlerWrapped(options)) {
+    fail(registry, options, new SocketRouteUnguardedError(label))
+    return
+  }
 
   const methods = Array.isArray(options.method) ? options.method : [options.method]
   const validation = new RouteValidation(label, methods, options.url, options.schema, options.validatorCompiler, this)
@@ -115,7 +124,10 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   registry.routes.push(route)
   if (plan.early.length > 0) options.onRequest = prependHook(options.onRequest, createEarlyHook(route)) as RouteOptions['onRequest']
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
-  options.handler = wrapHandler(options.handler)
+  const socketOptions = options as RouteOptions & { websocket?: unknown, wsHandler?: unknown }
+  // `websocket: true`: the handler is the socket handler, wrapped by the registration guard
+  // (lib/run/socket.ts); with a `wsHandler` beside it, the HTTP handler is wrapped for HTTP requests only.
+  if (socketOptions.websocket !== true) options.handler = wrapHandler(options.handler, socketOptions.wsHandler !== undefined)
 }
 
 /** `instance.addDependencies(list)`: dependencies for every route of this context and its children. */

@@ -85,7 +85,19 @@ export function responseFailedHook (request: FastifyRequest, _reply: FastifyRepl
  * error handler builds the response (a generator may replace it), and so that nothing is
  * finalized while it runs.
  */
-export function wrapHandler (handler: RouteHandlerMethod): RouteHandlerMethod {
+export function wrapHandler (handler: RouteHandlerMethod, besideSocketHandler: boolean): RouteHandlerMethod {
+  return besideSocketHandler ? httpHandlerOfSocketRoute(handlerWithDependencies(handler), handler) : handlerWithDependencies(handler)
+}
+
+/** A route with `handler` and `wsHandler`: an upgrade request goes to the socket handler (lib/run/socket.ts). */
+function httpHandlerOfSocketRoute (wrapped: RouteHandlerMethod, handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function httpOrSocketHandler (this: unknown, request: FastifyRequest, reply: FastifyReply) {
+    const target = (request as FastifyRequest & { ws?: boolean }).ws === true ? handler : wrapped
+    return (target as Function).call(this, request, reply)
+  } as RouteHandlerMethod
+}
+
+function handlerWithDependencies (handler: RouteHandlerMethod): RouteHandlerMethod {
   return function handlerWithDependencies (this: unknown, request: FastifyRequest, reply: FastifyReply) {
     // Set by this route's resolve hook, which always runs first.
     const state = (request as StatefulRequest)[kRequestState] as RequestState

@@ -69,6 +69,9 @@ export function resolutionEnded (state: RequestState, done: Done): void {
   state.deps = state.plan.buildDeps(state.slots)
   state.stage = Stage.Handling
   done()
+  // The connection closed during resolution and the handler hijacked the reply without a response
+  // (a WebSocket upgrade that can no longer happen): nothing else comes for this request.
+  if (state.aborted) requestScopeIfDue(state)
 }
 
 /** A dependency failed: its error goes through every entered generator, then becomes the response. */
@@ -210,8 +213,9 @@ function payloadEnded (state: RequestState): void {
 }
 
 function connectionClosed (state: RequestState): void {
-  // A completed response is finalized by onResponse, which runs on 'finish'.
-  if (state.responseEnded || state.reply.raw.writableFinished) return
+  // A completed response is finalized by onResponse, which runs on 'finish'; an upgraded
+  // connection by its WebSocket's close (lib/run/socket.ts).
+  if (state.responseEnded || state.socket !== null || state.reply.raw.writableFinished) return
   state.aborted = true
   requestScopeIfDue(state)
   release(state)
@@ -250,7 +254,7 @@ function afterFailure (exits: ExitStack, done: Function | undefined, decided: un
   afterFinished(state)
 }
 
-function requestScopeIfDue (state: RequestState): void {
+export function requestScopeIfDue (state: RequestState): void {
   if (state.handlerRunning || state.stage === Stage.Finished) return
   if (state.stage !== Stage.Responding && !(state.stage === Stage.Handling && state.reply.sent)) return
   if (!state.aborted && (!state.responseEnded || state.payloadOpen)) return
@@ -263,7 +267,7 @@ function requestScopeIfDue (state: RequestState): void {
     release(state)
     return
   }
-  const reason = state.streamError ?? (state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined)
+  const reason = state.endError ?? (state.aborted ? new DependencyClientAbortError('The connection closed before the response was sent completely') : undefined)
   if (reason === undefined) {
     exits.unwind(true, afterResponseCleanup, done, undefined)
     return
@@ -297,7 +301,7 @@ function afterFinished (state: RequestState): void {
 }
 
 /** Off the in-flight list once nothing can run for this request any more (close() waits for the list). */
-function release (state: RequestState): void {
+export function release (state: RequestState): void {
   if (state.live === null || state.stage !== Stage.Finished || state.resolutionRunning || state.handlerRunning) return
   const exits = state.exits
   if (exits !== null && (exits.unwinding || exits.entered)) return
@@ -319,7 +323,7 @@ function onPayloadEnd (this: Watched): void {
 
 function onPayloadError (this: Watched, err: unknown): void {
   const state = this[kRequestState] as RequestState
-  state.streamError ??= err
+  state.endError ??= err
   payloadEnded(state)
 }
 

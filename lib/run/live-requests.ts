@@ -31,6 +31,11 @@ export class LiveRequests {
     if (--this.count === 0 && this.drained !== null) this.drained()
   }
 
+  /** Visits every request in flight (`visit` must not remove it). */
+  each (visit: (state: RequestState) => void): void {
+    for (let state = this.head; state !== null; state = state.liveNext) visit(state)
+  }
+
   /**
    * The server is closing: `done` once every live request released what it holds, or after
    * `timeout` ms, when what still runs is logged with its dependency names and abandoned.

@@ -6,6 +6,7 @@ import { kRequestState } from '../symbols'
 import { isTraced } from '../describe/tracing'
 import type { ExitStack } from './exit-stack'
 import type { LiveRequests } from './live-requests'
+import type { OpenSocket } from './socket'
 
 /** `request.deps` where there are no named values (no dependencies, a list, not resolved yet): one shared object. */
 export const EMPTY_DEPS: Readonly<Record<string, never>> = Object.freeze({})
@@ -67,8 +68,12 @@ export class RequestState {
   responseEnded = false
   /** The payload is a stream that has not ended yet (an automatic HEAD route drains it after the response). */
   payloadOpen = false
-  /** The streamed payload failed: what request-scoped generators see. */
-  streamError: unknown = undefined
+  /** Why the response did not end cleanly (a stream failed, a WebSocket closed abnormally): what request-scoped generators see. */
+  endError: unknown = undefined
+  /** The WebSocket the socket handler got (lib/run/socket.ts): the request scope lives as long as it. */
+  socket: OpenSocket | null = null
+  /** `close()` ends this request's WebSocket: its request scope sees an abort. */
+  serverClosing = false
   /** Why the request ended, thrown into a generator entered after that (`exitFailed`). */
   exitError: unknown = undefined
   exitFailed = false
