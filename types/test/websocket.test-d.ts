@@ -5,8 +5,8 @@ import type { WebSocket } from 'ws'
 import fastifyDepends, { APIKeyQuery, depends } from '../..'
 
 const app = Fastify()
-void app.register(websocket)
-void app.register(fastifyDepends)
+app.register(websocket)
+app.register(fastifyDepends)
 
 const db = depends(async function * () { yield { query: (sql: string) => sql.length } }, { scope: 'request' })
 const key = APIKeyQuery({ name: 'api_key' })
