@@ -1,13 +1,15 @@
 // The example service: an items API with a real database, the OAuth2 password flow with
-// scopes (or an API key, to list items), and Swagger UI at /docs. `buildApp()` for tests (inject), example/server.ts to listen.
+// scopes (or an API key, to list items), new items pushed over a WebSocket, and Swagger UI at /docs. `buildApp()` for tests (inject), example/server.ts to listen.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import formbody from '@fastify/formbody'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import websocket from '@fastify/websocket'
 import fastifyDepends from '../lib/index'
 import { authRoutes } from './auth'
 import { openDatabase, type Database } from './db'
 import { itemRoutes } from './items'
+import { ItemFeed, liveRoutes } from './live'
 import { migrate } from './schema'
 import { tokenIssuer, type TokenOptions } from './tokens'
 import { logSlowDependencies } from './slow-dependencies'
@@ -38,9 +40,11 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   }
   app.decorate('database', database)
   app.decorate('tokens', tokenIssuer(options.tokens))
+  app.decorate('itemFeed', new ItemFeed())
 
   await app.register(formbody) // POST /token reads an application/x-www-form-urlencoded body
   await app.register(fastifyDepends)
+  await app.register(websocket) // GET /items/live; before or after fastify-depends alike
   // Before or after fastify-depends alike: the routes' security, parameters and its transform reach the document.
   await app.register(swagger, {
     openapi: {
@@ -68,5 +72,6 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(authRoutes)
   await app.register(userRoutes)
   await app.register(itemRoutes)
+  await app.register(liveRoutes)
   return app
 }

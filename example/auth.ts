@@ -46,7 +46,7 @@ function toUser (row: UserRow, scopes: string[]): User {
 }
 
 /** The user of a valid token, with the token's scopes minus any the user lost since it was issued; else null. */
-async function userOfToken (db: Queryable, tokens: TokenIssuer, token: string): Promise<User | null> {
+export async function userOfToken (db: Queryable, tokens: TokenIssuer, token: string): Promise<User | null> {
   const claims = await tokens.verify(token)
   if (claims === null) return null
   const { rows: [row] } = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [claims.sub])
@@ -54,7 +54,7 @@ async function userOfToken (db: Queryable, tokens: TokenIssuer, token: string): 
 }
 
 /** The owner of a known API key, with the key's scopes that the owner still has; else null. */
-async function userOfApiKey (db: Queryable, key: string): Promise<User | null> {
+export async function userOfApiKey (db: Queryable, key: string): Promise<User | null> {
   const { rows: [row] } = await db.query<UserRow & { key_scopes: string[] }>(
     'SELECT u.*, k.scopes AS key_scopes FROM api_keys k JOIN users u ON u.id = k.owner_id WHERE k.key_hash = $1', [hashApiKey(key)])
   return row === undefined ? null : toUser(row, row.key_scopes.filter((scope) => row.scopes.includes(scope)))
@@ -64,7 +64,7 @@ async function userOfApiKey (db: Queryable, key: string): Promise<User | null> {
  * The user a credential gave (null: not valid), if it has every scope the route asked for. Else
  * FastAPI's 401, with the challenge of the scheme the credential came with.
  */
-function authorize (user: User | null, securityScopes: SecurityScopes, challenge: string): User {
+export function authorize (user: User | null, securityScopes: SecurityScopes, challenge: string): User {
   if (user === null) throw httpError(401, 'Could not validate credentials', { 'www-authenticate': challenge })
   for (const scope of securityScopes.scopes) {
     if (!user.scopes.includes(scope)) throw httpError(401, 'Not enough permissions', { 'www-authenticate': challenge })
@@ -72,7 +72,7 @@ function authorize (user: User | null, securityScopes: SecurityScopes, challenge
   return user
 }
 
-const bearerChallenge = (securityScopes: SecurityScopes): string =>
+export const bearerChallenge = (securityScopes: SecurityScopes): string =>
   securityScopes.scopes.length > 0 ? `Bearer scope="${securityScopes.scopeStr}"` : 'Bearer'
 
 /**

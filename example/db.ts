@@ -2,6 +2,7 @@
 // a PostgreSQL server through `pg` when DATABASE_URL is set. Both behind the same small interface,
 // and `getDb`, the request's connection and transaction, as a generator dependency.
 import { PGlite } from '@electric-sql/pglite'
+import type { FastifyRequest } from 'fastify'
 import pg from 'pg'
 import { depends, httpError } from '../lib/index'
 
@@ -18,6 +19,8 @@ export interface Connection extends Queryable {
 export interface Transaction extends Queryable {
   /** COMMITs now rather than when getDb finishes (once; later calls do nothing). */
   commit(): Promise<void>
+  /** Runs `callback` once the transaction committed (never, if it rolls back). */
+  afterCommit(callback: () => void): void
 }
 
 export interface Database {
@@ -35,16 +38,21 @@ declare module 'fastify' {
   }
 }
 
-/** One connection and one transaction per request: FastAPI's `get_db` with `yield`. */
-export const getDb = depends(async function * getDb (_inputs, { request }) {
+/** The request's connection inside its transaction: COMMIT on success, ROLLBACK on any error. */
+async function * transaction (_inputs: unknown, { request }: { request: FastifyRequest }): AsyncGenerator<Transaction> {
   const connection = await request.server.database.connect()
   let committed = false
+  const committedCallbacks: Array<() => void> = []
   const transaction: Transaction = {
     query: (text, params) => connection.query(text, params),
     async commit () {
       if (committed) return
       await connection.query('COMMIT')
       committed = true
+      for (const callback of committedCallbacks.splice(0)) callback()
+    },
+    afterCommit (callback) {
+      committedCallbacks.push(callback)
     }
   }
   try {
@@ -60,7 +68,17 @@ export const getDb = depends(async function * getDb (_inputs, { request }) {
   } finally {
     connection.release()
   }
-})
+}
+
+/** One connection and one transaction per request: FastAPI's `get_db` with `yield`. */
+export const getDb = depends(transaction, { name: 'getDb' })
+
+/**
+ * The same, finalized when the handler returns (function scope). For a WebSocket route, whose
+ * request scope lasts as long as the socket: the upgrade's queries do not hold a connection
+ * (PGlite's one session) for the socket's lifetime.
+ */
+export const getShortDb = depends(transaction, { name: 'getShortDb', scope: 'function' })
 
 /**
  * For routes that write: COMMIT before the response. Function scope because its cleanup runs

@@ -135,8 +135,10 @@ export async function itemRoutes (app: FastifyInstance): Promise<void> {
       schema: { tags: ['items'], summary: 'Create an item', response: { 201: ItemSchema } }
     }, async (request, reply) => {
       const { user, item, db } = request.deps
+      const created = await insertItem(db, user, item)
+      db.afterCommit(() => { request.server.itemFeed.publish(created) })
       reply.code(201)
-      return insertItem(db, user, item)
+      return created
     })
 
     writes.post<{ Deps: InferDeps<typeof bulkDeps> }>('/items/bulk', {
@@ -151,6 +153,8 @@ export async function itemRoutes (app: FastifyInstance): Promise<void> {
       const { user, items, db } = request.deps
       const created: Item[] = []
       for (const item of items) created.push(await insertItem(db, user, item))
+      // All or none, and only once stored: a 409 rolls back, and nobody hears of the others.
+      db.afterCommit(() => { for (const item of created) request.server.itemFeed.publish(item) })
       reply.code(201)
       return { items: created }
     })

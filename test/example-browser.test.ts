@@ -1,6 +1,7 @@
 // The newcomer's path: `npm start` (example/server.ts), then Swagger UI in a real browser
 // (Debian's chromium driven by playwright-core): Authorize with the password flow as alice,
-// "Try it out" on GET /users/me; then, in a fresh browser, with only the API key on GET /items.
+// "Try it out" on GET /users/me; then, in a fresh browser, with only the API key on GET /items;
+// then a page's WebSocket to GET /items/live.
 import { after, before, t as root, test, type Test } from 'tap'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -154,6 +155,44 @@ test('Swagger UI in chromium: Authorize offers the password flow and the API key
   await live.waitFor()
   t.equal((await live.locator('.response-col_status').innerText()).trim(), '200')
   t.match(await live.locator('.response-col_description').innerText(), '"title": "Teapot"')
+  t.same(pageErrors, [])
+})
+
+test('chromium: a page opens GET /items/live with the API key in the query, gets its welcome and then an item created meanwhile; without a key the socket is refused', { skip: NO_BROWSER }, async (t) => {
+  const { page, pageErrors } = await openDocs(t)
+  const wsUrl = url.replace('http:', 'ws:') + '/items/live'
+  const refusedCode = await page.evaluate(async (target) => await new Promise<number>((resolve) => {
+    const socket = new WebSocket(target)
+    socket.onclose = (event) => resolve(event.code)
+  }), wsUrl)
+  t.equal(refusedCode, 1006, 'no key: the upgrade was answered with 401, the page sees a failed socket')
+  await page.evaluate(async (target) => {
+    const received: unknown[] = []
+    const socket = new WebSocket(target)
+    socket.onmessage = (event) => { received.push(JSON.parse(event.data)) }
+    Object.assign(globalThis, { live: { socket, received } })
+    await new Promise((resolve) => { socket.onopen = resolve })
+  }, `${wsUrl}?api_key=${SEEDED_MACHINE_USERS[0].apiKey}`)
+  await page.waitForFunction(() => (globalThis as unknown as { live: { received: unknown[] } }).live.received.length === 1)
+
+  const login = await fetch(`${url}/token`, { method: 'POST', body: new URLSearchParams({ username: 'alice', password: 'secret' }), signal: AbortSignal.timeout(5000) })
+  const { access_token: token } = await login.json() as { access_token: string }
+  const title = `from the browser test ${Date.now().toString(36)}`
+  const created = await fetch(`${url}/items`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ title }), signal: AbortSignal.timeout(5000)
+  })
+  t.equal(created.status, 201)
+  await page.waitForFunction(() => (globalThis as unknown as { live: { received: unknown[] } }).live.received.length === 2)
+  const { received, closeCode } = await page.evaluate(async () => {
+    const live = (globalThis as unknown as { live: { socket: WebSocket, received: unknown[] } }).live
+    const closed = new Promise<number>((resolve) => { live.socket.onclose = (event) => resolve(event.code) })
+    live.socket.close()
+    return { received: live.received, closeCode: await closed }
+  })
+  t.match(received, [{ type: 'welcome', username: 'reporting-bot' }, { type: 'item', item: { title, owner: 'alice' } }])
+  t.equal(closeCode, 1005, 'the browser\'s close() sends no code')
+  const health = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) })
+  t.match(await health.json(), { connectionsInUse: 0 })
   t.same(pageErrors, [])
 })
 

@@ -238,3 +238,26 @@ test('the password forms document an application/x-www-form-urlencoded request b
   t.notOk('parameters' in document.paths['/token'].post)
   t.strictSame(document.components.securitySchemes ?? {}, {})
 })
+
+test('a hidden operation adds no scheme to components.securitySchemes: schema.hide, the hiddenTag, hideUntagged, a websocket route', async (t) => {
+  const cases: Array<[string, Record<string, unknown>, (app: FastifyInstance, scheme: Dependency<unknown>) => void]> = [
+    ['schema.hide', {}, (app, scheme) => { app.get('/hidden', { schema: { hide: true }, dependencies: { scheme } }, async () => 'x') }],
+    ['the default hiddenTag', {}, (app, scheme) => { app.get('/hidden', { schema: { tags: ['X-HIDDEN'] }, dependencies: { scheme } }, async () => 'x') }],
+    ['a hiddenTag of its own', { hiddenTag: 'internal' }, (app, scheme) => { app.get('/hidden', { schema: { tags: ['internal'] }, dependencies: { scheme } }, async () => 'x') }],
+    ['hideUntagged', { hideUntagged: true }, (app, scheme) => { app.get('/hidden', { dependencies: { scheme } }, async () => 'x') }],
+    ['a transform that hides it', { transform: ({ schema, url }: { schema: object, url: string }) => ({ schema: { ...schema, hide: url === '/hidden' }, url }) }, (app, scheme) => {
+      app.get('/hidden', { dependencies: { scheme } }, async () => 'x')
+    }],
+    ['a websocket route', {}, (app, scheme) => { app.get('/hidden', { websocket: true, dependencies: { scheme } }, (socket) => { socket.close() }) }]
+  ]
+  for (const [label, options, declare] of cases) {
+    const app = await build(t)
+    if (label === 'a websocket route') await app.register((await import('@fastify/websocket')).default)
+    await app.register(swagger, { ...info, ...options })
+    declare(app, APIKeyQuery({ name: 'hidden_key', schemeName: 'HiddenKey' }))
+    app.get('/shown', { schema: { tags: ['shown'] }, dependencies: { key: APIKeyHeader({ name: 'x-key', schemeName: 'ShownKey' }) } }, async () => 'x')
+    const document = await documentOf(app)
+    t.same(Object.keys(document.components.securitySchemes ?? {}), ['ShownKey'], label)
+    t.same(Object.keys(document.paths), ['/shown'], label)
+  }
+})

@@ -4,7 +4,7 @@ import { AddDependenciesTooLateError, SocketRouteUnguardedError } from '../error
 import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
 import type { LiveRequests } from '../run/live-requests'
 import type { DependencyOverrides } from '../overrides'
-import { createSwaggerTransform, documentRoute, globalSwaggerTransform } from '../describe/openapi'
+import { createSwaggerTransform, documentRoute } from '../describe/openapi'
 import { compilePlan, normalizeDependencyList, type RootEntry } from './plan'
 import { routeSeenByPlugin, socketHandlerWrapped } from './registration-guard'
 import { mergeParams } from '../params/schema-merge'
@@ -118,7 +118,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   // OpenAPI describes the original tree, whatever the overrides are now (FastAPI B67).
   const names = registry.overrides.size === 0 ? plan.names : compilePlan(label, roots, new Map(), false).names
   const doc = documentRoute(roots, names)
-  options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, () => globalSwaggerTransform(context)) } as RouteOptions['config']
+  options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, context) } as RouteOptions['config']
 
   const route: CompiledRoute = { label, roots, plan, validation, live: registry.live }
   registry.routes.push(route)

@@ -128,18 +128,14 @@ export function securityRequirement (uses: readonly SecurityUse[]): Record<strin
 }
 
 /**
- * A route-level `config.swaggerTransform`: puts the route's schemes into
- * `components.securitySchemes` before @fastify/swagger builds the operation, documents the
- * dependencies' responses, security and names, then hands over to the route's own transform,
- * else to the global one. Documentation only: the route's runtime schema is untouched.
+ * A route-level `config.swaggerTransform`: documents the dependencies' responses, security and
+ * names, hands over to the route's own transform, else to the global one, and puts the route's
+ * schemes into `components.securitySchemes` unless the operation is hidden (`schema.hide`,
+ * @fastify/swagger's `hiddenTag` or `hideUntagged`: a `websocket: true` route, for one), before
+ * @fastify/swagger builds the operation. Documentation only: the route's runtime schema is untouched.
  */
-export function createSwaggerTransform (doc: RouteDocumentation, xDependencies: boolean, own: SwaggerTransform | false | undefined, global: () => SwaggerTransform | undefined): SwaggerTransform {
+export function createSwaggerTransform (doc: RouteDocumentation, xDependencies: boolean, own: SwaggerTransform | false | undefined, context: object): SwaggerTransform {
   return function documentDependencies (input) {
-    if (doc.security.length > 0) {
-      const components = input.openapiObject.components ??= {}
-      const schemes = components.securitySchemes ??= {}
-      for (const use of doc.security) schemes[use.scheme.schemeName] = use.scheme.openapi
-    }
     const schema: Record<string, unknown> = { ...(input.schema as Record<string, unknown> | undefined) }
     if (doc.requirements.length > 0 && schema.security === undefined) schema.security = doc.requirements.map((requirement) => ({ ...requirement }))
     if (Object.keys(doc.responses).length > 0) {
@@ -148,11 +144,30 @@ export function createSwaggerTransform (doc: RouteDocumentation, xDependencies: 
       schema.response = { ...doc.responses, ...(ownResponses ?? { 200: { type: 'null', [kDescription]: 'Default Response' } }) }
     }
     if (xDependencies) schema['x-dependencies'] = doc.names
-    const next = own === false ? undefined : own ?? global()
-    if (next === undefined) return { schema }
-    const result = next({ ...input, schema }) as { schema?: unknown } | undefined
-    return { ...result, schema: result?.schema ?? schema }
+    const options = swaggerOptions(context)
+    const next = own === false ? undefined : own ?? globalTransform(options)
+    let result: { schema?: unknown } = { schema }
+    if (next !== undefined) {
+      const transformed = next({ ...input, schema }) as { schema?: unknown } | undefined
+      result = { ...transformed, schema: transformed?.schema ?? schema }
+    }
+    if (doc.security.length > 0 && !hidden(result.schema as Record<string, unknown>, options)) {
+      const components = input.openapiObject.components ??= {}
+      const schemes = components.securitySchemes ??= {}
+      for (const use of doc.security) schemes[use.scheme.schemeName] = use.scheme.openapi
+    }
+    return result
   }
+}
+
+interface SwaggerOptions { transform?: unknown, hiddenTag?: string, hideUntagged?: boolean }
+
+/** @fastify/swagger's rule for leaving an operation out of the document. */
+function hidden (schema: Record<string, unknown>, options: SwaggerOptions | undefined): boolean {
+  if (schema.hide === true) return true
+  const tags = Array.isArray(schema.tags) ? schema.tags as unknown[] : []
+  if (tags.length === 0 && options?.hideUntagged === true) return true
+  return tags.includes(options?.hiddenTag ?? 'X-HIDDEN')
 }
 
 const kPluginMeta = Symbol.for('plugin-meta')
@@ -165,9 +180,14 @@ function isSwagger (plugin: unknown): boolean {
   return (candidate as Record<symbol, { name?: string } | undefined> | null)?.[kPluginMeta]?.name === '@fastify/swagger'
 }
 
-/** @fastify/swagger's global `transform` for a route declared in `context`: the nearest registration's. */
-export function globalSwaggerTransform (context: object): SwaggerTransform | undefined {
-  const transform = ((context as Contextual)[kSwaggerOptions] as { transform?: unknown } | undefined)?.transform
+/** The options of @fastify/swagger's registration nearest to `context` (children read them through the prototype). */
+function swaggerOptions (context: object): SwaggerOptions | undefined {
+  return (context as Contextual)[kSwaggerOptions] as SwaggerOptions | undefined
+}
+
+/** @fastify/swagger's global `transform`, from its options. */
+function globalTransform (options: SwaggerOptions | undefined): SwaggerTransform | undefined {
+  const transform = options?.transform
   return typeof transform === 'function' ? transform as SwaggerTransform : undefined
 }
 

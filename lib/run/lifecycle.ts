@@ -23,6 +23,7 @@ import { RequestState, Stage } from './request-state'
  * with `next()`, or the abort or stream error thrown in. The request scope is due once the response
  * ended and its payload stream ended, or the connection closed; never while the handler runs.
  * A generator entered after resolution was stopped is finalized as soon as its scope is over.
+ * On a WebSocket route the socket handler stands in for the response (lib/run/socket.ts).
  */
 
 type Done = (err?: unknown) => void
