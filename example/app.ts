@@ -7,16 +7,15 @@ import swaggerUi from '@fastify/swagger-ui'
 import websocket from '@fastify/websocket'
 import fastifyDepends from '../lib/index'
 import { authRoutes } from './auth'
-import { openDatabase, type Database } from './db'
+import { database, type Database } from './db'
 import { itemRoutes } from './items'
 import { ItemFeed, liveRoutes } from './live'
-import { migrate } from './schema'
 import { tokenIssuer, type TokenOptions } from './tokens'
 import { logSlowDependencies } from './slow-dependencies'
 import { userRoutes } from './users'
 
 export interface AppOptions {
-  /** Default: `openDatabase()` (PGlite, or DATABASE_URL), closed with the app. A given one is left open. */
+  /** Default: `openDatabase()` (PGlite, or DATABASE_URL), opened in ready() and closed with the app. A given one is left open. */
   database?: Database
   tokens?: TokenOptions
   logger?: FastifyServerOptions['logger']
@@ -25,20 +24,13 @@ export interface AppOptions {
 }
 
 export async function buildApp (options: AppOptions = {}): Promise<FastifyInstance> {
-  const database = options.database ?? await openDatabase()
   const app = Fastify({ logger: options.logger ?? false })
-  if (options.database === undefined) app.addHook('onClose', () => database.close())
-  try {
-    await migrate(database)
-  } catch (err) {
-    await app.close()
-    throw err
-  }
+  // The database itself is an app-scoped dependency (example/db.ts): opened and migrated in ready().
+  app.decorate('givenDatabase', options.database ?? null)
   if (options.slowDependencyMs !== undefined) {
     const stop = logSlowDependencies(app.log, options.slowDependencyMs)
     app.addHook('onClose', async () => stop())
   }
-  app.decorate('database', database)
   app.decorate('tokens', tokenIssuer(options.tokens))
   app.decorate('itemFeed', new ItemFeed())
 
@@ -65,8 +57,8 @@ export async function buildApp (options: AppOptions = {}): Promise<FastifyInstan
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'))
-  app.get('/health', { schema: { tags: ['meta'], summary: 'Liveness, and the database connections in use' } }, async () => ({
-    status: 'ok', database: database.kind, connectionsInUse: database.inUse
+  app.get('/health', { dependencies: { database }, schema: { tags: ['meta'], summary: 'Liveness, and the database connections in use' } }, async (request) => ({
+    status: 'ok', database: request.deps.database.kind, connectionsInUse: request.deps.database.inUse
   }))
 
   await app.register(authRoutes)

@@ -2,9 +2,9 @@
 // a PostgreSQL server through `pg` when DATABASE_URL is set. Both behind the same small interface,
 // and `getDb`, the request's connection and transaction, as a generator dependency.
 import { PGlite } from '@electric-sql/pglite'
-import type { FastifyRequest } from 'fastify'
 import pg from 'pg'
 import { depends, httpError } from '../lib/index'
+import { migrate } from './schema'
 
 export interface Queryable {
   query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>
@@ -33,14 +33,30 @@ export interface Database {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The example's database (example/db.ts). */
-    database: Database
+    /** A database given to buildApp() (tests): used instead of opening one, and left open. */
+    givenDatabase: Database | null
   }
 }
 
+/**
+ * The database, app-scoped: opened and migrated once during `ready()` (a failure fails `ready()` and
+ * `listen()`, naming it), closed at `close()` after every request's cleanups, before `onClose` hooks.
+ */
+export const database = depends(async function * database (_inputs, { app, log }) {
+  const given = app.givenDatabase
+  const db = given ?? await openDatabase()
+  try {
+    await migrate(db)
+    log.debug({ database: db.kind }, 'database ready')
+    yield db
+  } finally {
+    if (given === null) await db.close()
+  }
+}, { scope: 'app' })
+
 /** The request's connection inside its transaction: COMMIT on success, ROLLBACK on any error. */
-async function * transaction (_inputs: unknown, { request }: { request: FastifyRequest }): AsyncGenerator<Transaction> {
-  const connection = await request.server.database.connect()
+async function * transaction ({ database }: { database: Database }): AsyncGenerator<Transaction> {
+  const connection = await database.connect()
   let committed = false
   const committedCallbacks: Array<() => void> = []
   const transaction: Transaction = {
@@ -71,14 +87,14 @@ async function * transaction (_inputs: unknown, { request }: { request: FastifyR
 }
 
 /** One connection and one transaction per request: FastAPI's `get_db` with `yield`. */
-export const getDb = depends(transaction, { name: 'getDb' })
+export const getDb = depends({ database }, transaction, { name: 'getDb' })
 
 /**
  * The same, finalized when the handler returns (function scope). For a WebSocket route, whose
  * request scope lasts as long as the socket: the upgrade's queries do not hold a connection
  * (PGlite's one session) for the socket's lifetime.
  */
-export const getShortDb = depends(transaction, { name: 'getShortDb', scope: 'function' })
+export const getShortDb = depends({ database }, transaction, { name: 'getShortDb', scope: 'function' })
 
 /**
  * For routes that write: COMMIT before the response. Function scope because its cleanup runs

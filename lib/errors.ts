@@ -69,3 +69,19 @@ export const RouteScopeError = createError<'FST_DEPENDS_SCOPE', [name: string, r
   'The dependency "%s" has a scope of "request", it cannot depend on dependencies with scope "function". Route %s: its input "%s" ("%s") is function-scoped or needs one that is.',
   500
 )
+export const AppScopeInputError = createError<'FST_DEPENDS_SCOPE', [name: string, input: string, scope: string]>(
+  'FST_DEPENDS_SCOPE', 'The dependency "%s" has a scope of "app", it cannot depend on "%s" with scope "%s".', 500)
+export const AppScopeKindError = createError<'FST_DEPENDS_SCOPE', [name: string, kind: string]>(
+  'FST_DEPENDS_SCOPE', 'The dependency "%s" is %s: it reads the request, so it cannot have a scope of "app".', 500)
+export const AppScopeCacheError = createError<'FST_DEPENDS_INVALID', [name: string]>(
+  'FST_DEPENDS_INVALID', 'The app-scoped dependency "%s" is used with useCache: false; an app-scoped dependency has one value for the whole app', 500, TypeError)
+export const AppScopeCycleError = createError<'FST_DEPENDS_CYCLE', [chain: string]>(
+  'FST_DEPENDS_CYCLE', 'Dependency cycle among app-scoped dependencies: %s', 500)
+export const ResolveBeforeReadyError = createError<'FST_DEPENDS_INVALID', [name: string]>(
+  'FST_DEPENDS_INVALID', 'resolveDependency(%s) was called before ready(): app-scoped dependencies start during ready(); await app.ready() first', 500, TypeError)
+export const ResolveNotAppScopedError = createError<'FST_DEPENDS_INVALID', [got: string]>(
+  'FST_DEPENDS_INVALID', 'resolveDependency() takes an app-scoped dependency (scope: "app"), got %s', 500, TypeError)
+export const ResolveWhileClosingError = createError<'FST_DEPENDS_INVALID', [name: string]>(
+  'FST_DEPENDS_INVALID', 'resolveDependency(%s) was called after close(): app-scoped dependencies were finalized', 500, TypeError)
+export const AppScopeClosingError = createError<'FST_DEPENDS_INVALID', [name: string]>(
+  'FST_DEPENDS_INVALID', 'The app-scoped dependency "%s" cannot start: the app is closing', 500)

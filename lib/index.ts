@@ -4,7 +4,7 @@ import { plugin } from './plugin'
 export { depends, Depends, Security, isDependency } from './define/dependency'
 export type {
   Dependency, DependencyUse, DependencyLike, DependencyValue, DependencyList, InferDeps,
-  DependencyContext, DependencyOptions, DependencyScope, UseOptions, SecurityScopes, ResponseDescription
+  DependencyContext, AppDependencyContext, AppDependencyOptions, DependencyOptions, DependencyScope, UseOptions, SecurityScopes, ResponseDescription
 } from './define/dependency'
 export {
   DependencyScopeError, DependencyCycleError, DependencyInvalidError, DependencyParamConflictError,

@@ -4,6 +4,8 @@ import { describeValue, type DependencyList } from './define/dependency'
 import { CloseTimeoutOptionError, ConcurrencyOptionError, PluginRegisteredTwiceError } from './errors'
 import { responseFailedHook, responseFinishedHook, responseProducedHook } from './run/hooks'
 import { LiveRequests } from './run/live-requests'
+import { AppScope } from './run/app-scope'
+import { appCellsInUse, resolveAppValue } from './compile/app-values'
 import { closeOpenSockets } from './run/socket'
 import { printPlans, type PrintDependenciesOptions } from './describe/inspect'
 import { watchSwaggerRegistration } from './describe/openapi'
@@ -45,6 +47,8 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   }
   const overrides = new DependencyOverrides()
   const live = new LiveRequests()
+  const appScope = new AppScope(fastify)
+  const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
   const registry: Registry = {
     root: fastify,
     parallel: concurrency === 'parallel',
@@ -55,9 +59,10 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
     errors: [],
     contextsWithRoutes: new WeakMap(),
     ready: false,
-    live
+    live,
+    appScope,
+    pluginRoots
   }
-  const pluginRoots = normalizeDependencyList(options.dependencies, 'fastify-depends options')
   overrides.listen(() => recompileAll(registry))
   // Already watched since the instance was created, unless it was created before this module loaded.
   watchSwaggerRegistration(fastify)
@@ -66,6 +71,9 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.decorate(kContextDependencies, pluginRoots.length === 0 ? [] : [pluginRoots])
   fastify.decorate('dependencyOverrides', overrides)
   fastify.decorate('addDependencies', addDependencies)
+  fastify.decorate('resolveDependency', function resolveDependency (dependency: unknown) {
+    return resolveAppValue(registry, dependency)
+  })
   fastify.decorate('printDependencies', function printDependencies (options?: PrintDependenciesOptions) {
     return printPlans(registry.routes.map((route) => route.plan), options)
   })
@@ -80,24 +88,20 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.addHook('onError', responseFailedHook)
   // preClose runs before Fastify stops the server and before every onClose hook, wherever it was
   // registered: in-flight cleanups (COMMIT, release) finish before a pool's end().
+  // Then the app scope, newest first: a pool ends after the last request released its connection.
   fastify.addHook('preClose', function finishInFlightCleanups (done) {
     closeOpenSockets(live)
-    live.drain(closeTimeout, done)
+    live.drain(closeTimeout, () => {
+      appScope.closing = true
+      appScope.finalizeAll().then(() => done(), done)
+    })
   })
-  fastify.addHook('onReady', function checkRegistration (done) {
-    if (registry.errors.length > 0) {
-      done(registry.errors[0])
-      return
-    }
+  fastify.addHook('onReady', async function checkRegistration () {
+    if (registry.errors.length > 0) throw registry.errors[0]
     // Fastify has compiled the routes' validators: from now on they follow the overrides.
     registry.ready = true
-    try {
-      recompileAll(registry)
-    } catch (err) {
-      done(err as Error)
-      return
-    }
-    done()
+    recompileAll(registry)
+    await appScope.startAll(appCellsInUse(registry))
   })
 }
 

@@ -8,7 +8,7 @@ import type {
 } from 'fastify'
 // @ts-ignore -- @fastify/websocket is an optional peer; without it this is `any`, reached only by `websocket: true` routes
 import type { WebsocketHandler as SocketHandlerOfWebsocketPlugin } from '@fastify/websocket'
-import type { DependencyLike, DependencyList, InferDeps } from '../lib/define/dependency'
+import type { Dependency, DependencyLike, DependencyList, InferDeps } from '../lib/define/dependency'
 import type { DependencyOverrides } from '../lib/overrides'
 import type { PrintDependenciesOptions } from '../lib/describe/inspect'
 
@@ -91,6 +91,8 @@ declare module 'fastify' {
     dependencyOverrides: DependencyOverrides
     /** Every route's dependency tree as text, like `printRoutes()`. */
     printDependencies(options?: PrintDependenciesOptions): string
+    /** An app-scoped dependency's value outside a request (after `ready()`); one no route uses starts now. */
+    resolveDependency<T>(dependency: Dependency<T>): Promise<T>
   }
 }
 

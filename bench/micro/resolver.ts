@@ -10,7 +10,7 @@ import { buildHooksApp } from '../servers/hooks'
 import { W2_NODES, W2_PATH, w2Direct } from '../workloads/w2'
 import { measurer, type Timing } from './measure'
 
-const { plan: { compilePlan, normalizeDependencyList }, requestState: { RequestState }, resolve: { resolveSequential }, symbols: { kRequestState } } = internals
+const { plan: { compilePlan, normalizeDependencyList }, appScope: { AppScope }, requestState: { RequestState }, resolve: { resolveSequential }, symbols: { kRequestState } } = internals
 
 export interface ResolverResult {
   /** Where fastify-depends was loaded from. */
@@ -41,7 +41,7 @@ async function installedResolveHook (): Promise<Hook> {
 export async function run (quick: boolean): Promise<ResolverResult> {
   const time = await measurer(quick)
   const nodes = W2_NODES.length
-  const plan = compilePlan(`GET ${W2_PATH}`, normalizeDependencyList(w2RouteDeps(), 'bench'), new Map(), false)
+  const plan = compilePlan(`GET ${W2_PATH}`, normalizeDependencyList(w2RouteDeps(), 'bench'), new Map(), false, false, new AppScope(Fastify()))
   if (plan.steps.length !== nodes) throw new Error(`expected ${nodes} steps, got ${plan.steps.length}`)
   const request = { [kRequestState]: null, headers: {} } as unknown as FastifyRequest & { [kRequestState]: unknown }
   const reply = {} as FastifyReply

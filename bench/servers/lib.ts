@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 import * as source from '../../lib/index'
 import * as plan from '../../lib/compile/plan'
+import * as appScope from '../../lib/run/app-scope'
 import * as requestState from '../../lib/run/request-state'
 import * as resolve from '../../lib/run/resolve'
 import * as symbols from '../../lib/symbols'
@@ -20,14 +21,16 @@ export const lib: FastifyDependsModule = fromBuild ? load('../../dist/lib/index.
 /** The request path's internals, for the micro benchmarks, from the same place as `lib`. */
 export const internals: {
   readonly plan: typeof plan
+  readonly appScope: typeof appScope
   readonly requestState: typeof requestState
   readonly resolve: typeof resolve
   readonly symbols: typeof symbols
 } = fromBuild
   ? {
       plan: load('../../dist/lib/compile/plan.js'),
+      appScope: load('../../dist/lib/run/app-scope.js'),
       requestState: load('../../dist/lib/run/request-state.js'),
       resolve: load('../../dist/lib/run/resolve.js'),
       symbols: load('../../dist/lib/symbols.js')
     }
-  : { plan, requestState, resolve, symbols }
+  : { plan, appScope, requestState, resolve, symbols }

@@ -3,13 +3,14 @@ import {
   type Dependency, type DependencyDefinition, type DependencyUseInternals, type SecurityScopes
 } from '../define/dependency'
 import {
-  DuplicateDependencyNameError, EntryIsPlainFunctionError, EntryNotADependencyError, ListIsOneDependencyError,
+  AppScopeCacheError, DuplicateDependencyNameError, EntryIsPlainFunctionError, EntryNotADependencyError, ListIsOneDependencyError,
   ListIsPlainFunctionError, ListTypeError, ProtoDependencyNameError, RouteCycleError, RouteScopeError
 } from '../errors'
 import type { ParamUse } from '../params/params'
 import { EMPTY_DEPS } from '../run/request-state'
 import { NO_SCOPES, addScopes, scopesObject } from '../security/scopes'
 import { kDependency } from '../symbols'
+import type { AppCell, AppScope } from '../run/app-scope'
 
 /** One dependency of a route's tree, as the request path needs it. */
 export interface Step {
@@ -27,6 +28,8 @@ export interface Step {
   readonly definition: DependencyDefinition
   /** A security scheme: reads only raw request data, so it runs in onRequest. */
   readonly early: boolean
+  /** An app-scoped dependency: `fn` reads its app-wide value (lib/run/app-scope.ts). */
+  readonly appScoped: boolean
 }
 
 /** A route's dependency tree, flattened in resolution order. Step `i` writes slot `i`. */
@@ -47,8 +50,13 @@ export interface Plan {
   readonly route: string
   /** Time every dependency for a `Server-Timing` header. */
   readonly serverTiming: boolean
-  /** Some step is a generator: requests are tracked until their cleanups ran (close() waits for them). */
-  readonly generators: boolean
+  /**
+   * Some step is a generator or an app-scoped value: requests are tracked until their cleanups ran
+   * (close() waits for them before it finalizes the app scope).
+   */
+  readonly tracked: boolean
+  /** The app-scoped dependencies the plan reads, started during ready(). */
+  readonly appCells: readonly AppCell[]
 }
 
 /** How the tree looked when compiled, for `printDependencies()`: each use of a dependency. */
@@ -147,7 +155,8 @@ export function compilePlan (
   roots: readonly RootEntry[],
   overrides: ReadonlyMap<Dependency, Dependency>,
   parallel: boolean,
-  serverTiming = false
+  serverTiming: boolean,
+  appScope: AppScope
 ): Plan {
   const steps: Step[] = []
   const names: string[] = []
@@ -159,6 +168,7 @@ export function compilePlan (
   const params: ParamUse[] = []
   const labels: string[] = []
   const tree: TreeNode[] = []
+  const appCells: AppCell[] = []
   let siblings = tree
 
   function compileUse (use: DependencyUseInternals, parentScopes: readonly string[], parent: string, as?: string): number {
@@ -182,6 +192,11 @@ export function compilePlan (
       node.slot = cached
       node.cached = true
       return cached
+    }
+
+    if (declaredScope === 'app') {
+      if (useCache === false) throw new AppScopeCacheError(original.name)
+      return appStep(effective, definition, node, key)
     }
 
     const label = effective === original ? `"${original.name}"` : `"${original.name}" (overridden by "${definition.name}")`
@@ -220,13 +235,38 @@ export function compilePlan (
       securityScopes: scopesObject(scopes),
       definition,
       // Schemes, and anyOf() over schemes, read only raw request data: they run in onRequest.
-      early: (definition.scheme !== undefined || definition.alternatives !== undefined) && inputSlots.every((input) => steps[input].early)
+      early: (definition.scheme !== undefined || definition.alternatives !== undefined) && inputSlots.every((input) => steps[input].early),
+      appScoped: false
     })
     names.push(definition.name)
     reaches.push(keyScope === 'function' || (!isGenerator && inputSlots.some((s) => reaches[s])))
     node.slot = slot
     if (cached === undefined) cache.set(key, slot)
     if (definition.param !== undefined) params.push({ spec: definition.param, declaredBy: parent })
+    return slot
+  }
+
+  /** One value for the whole app: the step reads its cell; its inputs are the app scope's (checked there). */
+  function appStep (effective: Dependency, definition: DependencyDefinition, node: TreeNode, key: string): number {
+    const cell = appScope.cellFor(effective, overrides)
+    if (!appCells.includes(cell)) appCells.push(cell)
+    const slot = steps.length
+    steps.push({
+      fn: cell.read,
+      kind: DependencyKind.Plain,
+      name: definition.name,
+      buildInputs: emptyInputs,
+      inputSteps: [],
+      functionScope: false,
+      securityScopes: NO_SCOPES,
+      definition,
+      early: false,
+      appScoped: true
+    })
+    names.push(definition.name)
+    reaches.push(false)
+    node.slot = slot
+    cache.set(key, slot)
     return slot
   }
 
@@ -255,6 +295,7 @@ export function compilePlan (
     tree,
     route,
     serverTiming,
-    generators: steps.some((step) => step.kind !== DependencyKind.Plain)
+    tracked: appCells.length > 0 || steps.some((step) => step.kind !== DependencyKind.Plain),
+    appCells
   }
 }

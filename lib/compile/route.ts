@@ -2,6 +2,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { DependencyList } from '../define/dependency'
 import { AddDependenciesTooLateError, SocketRouteUnguardedError } from '../errors'
 import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
+import type { AppScope } from '../run/app-scope'
 import type { LiveRequests } from '../run/live-requests'
 import type { DependencyOverrides } from '../overrides'
 import { createSwaggerTransform, documentRoute } from '../describe/openapi'
@@ -30,8 +31,12 @@ export interface Registry {
   readonly contextsWithRoutes: WeakMap<object, string>
   /** Validation follows overrides only once Fastify compiled the routes' validators. */
   ready: boolean
-  /** In-flight requests with generators, which close() waits for. */
+  /** In-flight requests with generators or app-scoped values, which close() waits for. */
   readonly live: LiveRequests
+  /** App-scoped dependencies (lib/run/app-scope.ts). */
+  readonly appScope: AppScope
+  /** The plugin's own `dependencies`, which need no route to start their app-scoped ones. */
+  readonly pluginRoots: readonly RootEntry[]
 }
 
 export type DependsInstance = FastifyInstance & {
@@ -70,7 +75,7 @@ function registrationFailed (err: unknown) {
 /** Recompiles every route's plan and validation for the current overrides; throws on the first error. */
 export function recompileAll (registry: Registry): void {
   for (const route of registry.routes) {
-    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel, registry.serverTiming)
+    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel, registry.serverTiming, registry.appScope)
     if (registry.ready) route.validation.update(route.plan.params)
   }
 }
@@ -106,7 +111,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   const validation = new RouteValidation(label, methods, options.url, options.schema, options.validatorCompiler, this)
   let plan
   try {
-    plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel, registry.serverTiming)
+    plan = compilePlan(label, roots, registry.overrides.normalized, registry.parallel, registry.serverTiming, registry.appScope)
     if (plan.params.length > 0) options.schema = mergeParams(label, options.url, methods, options.schema, plan.params).schema
   } catch (err) {
     fail(registry, options, err)
@@ -116,7 +121,7 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
 
   const config = (options.config ?? {}) as { swaggerTransform?: Parameters<typeof createSwaggerTransform>[2] }
   // OpenAPI describes the original tree, whatever the overrides are now (FastAPI B67).
-  const names = registry.overrides.size === 0 ? plan.names : compilePlan(label, roots, new Map(), false).names
+  const names = registry.overrides.size === 0 ? plan.names : compilePlan(label, roots, new Map(), false, false, registry.appScope).names
   const doc = documentRoute(roots, names)
   options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, context) } as RouteOptions['config']
 

@@ -1,11 +1,11 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DependencyInvalidError, InputIsPlainFunctionError, InputNotADependencyError, InputsIsOneDependencyError, InputsTypeError, ProtoInputNameError } from '../errors'
 import type { ParamSpec } from '../params/params'
 import type { AlternativesSpec } from '../security/any-of'
 import type { SchemeDependency, SchemeSpec, SchemeUse } from '../security/scheme'
 import { kDependency, kDependencyUse, kSchemeName } from '../symbols'
 
-export type DependencyScope = 'request' | 'function'
+export type DependencyScope = 'request' | 'function' | 'app'
 
 /** The OAuth2 scopes accumulated from the route down to a dependency (FastAPI's `SecurityScopes`). */
 export interface SecurityScopes {
@@ -20,6 +20,13 @@ export interface DependencyContext {
   readonly securityScopes: SecurityScopes
 }
 
+/** The second argument of an app-scoped dependency (`scope: 'app'`): there is no request. */
+export interface AppDependencyContext {
+  /** The instance the plugin was registered on. */
+  readonly app: FastifyInstance
+  readonly log: FastifyBaseLogger
+}
+
 export interface ResponseDescription {
   description: string
   schema?: unknown
@@ -30,7 +37,10 @@ export interface DependencyOptions {
   name?: string
   /** Reuse the value within a request (default `true`). */
   useCache?: boolean
-  /** When a generator's cleanup runs: `'request'` (after the response, default) or `'function'` (before it). */
+  /**
+   * When a generator's cleanup runs: `'request'` (after the response, default) or `'function'`
+   * (before it). `'app'`: one value for the whole app, started during `ready()`, finalized at `close()`.
+   */
   scope?: DependencyScope
   /** The dependency reads `ctx.securityScopes`: its cache key includes the accumulated scopes. */
   usesScopes?: boolean
@@ -144,8 +154,8 @@ function kindOf (fn: Function): DependencyKindValue {
 }
 
 function checkScope (scope: unknown, where: string): DependencyScope | undefined {
-  if (scope === undefined || scope === 'request' || scope === 'function') return scope
-  throw new DependencyInvalidError(`${where}: scope must be "request" or "function", got ${describeValue(scope)}`)
+  if (scope === undefined || scope === 'request' || scope === 'function' || scope === 'app') return scope
+  throw new DependencyInvalidError(`${where}: scope must be "request", "function" or "app", got ${describeValue(scope)}`)
 }
 
 function checkUseCache (useCache: unknown, where: string): boolean | undefined {
@@ -161,12 +171,17 @@ function checkOptions (options: unknown, where: string): Record<string, unknown>
   return options as Record<string, unknown>
 }
 
-type Fn<I, R> = (inputs: I, ctx: DependencyContext) => R
+type Fn<I, R, Ctx = DependencyContext> = (inputs: I, ctx: Ctx) => R
+
+/** The options of an app-scoped dependency: its function gets `{ app, log }`. */
+export type AppDependencyOptions = DependencyOptions & { scope: 'app' }
 
 /**
  * Defines a dependency. `fn` may be a plain, async, generator or async generator function;
  * for generators the value is the first `yield` and the code after it is cleanup.
  */
+export function depends<R> (fn: Fn<Record<never, never>, R, AppDependencyContext>, options: AppDependencyOptions): Dependency<ValueOf<R>>
+export function depends<const I extends DependencyInputs, R> (inputs: I, fn: Fn<InferDeps<I>, R, AppDependencyContext>, options: AppDependencyOptions): Dependency<ValueOf<R>>
 export function depends<R> (fn: Fn<Record<never, never>, R>, options?: DependencyOptions): Dependency<ValueOf<R>>
 export function depends<const I extends DependencyInputs, R> (inputs: I, fn: Fn<InferDeps<I>, R>, options?: DependencyOptions): Dependency<ValueOf<R>>
 export function depends (first: unknown, second?: unknown, third?: unknown): Dependency {

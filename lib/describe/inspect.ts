@@ -13,6 +13,8 @@ function describe (step: Step, index: number): string {
     notes.push(definition.param.name === undefined ? 'body' : `${definition.param.in} "${definition.param.name}"`)
   } else if (definition.scheme !== undefined) {
     notes.push(`scheme ${definition.scheme.schemeName}`)
+  } else if (step.appScoped) {
+    notes.push('app scope')
   } else if (step.kind !== DependencyKind.Plain) {
     notes.push(step.functionScope ? 'function scope' : 'request scope')
   }

@@ -15,8 +15,8 @@ export interface DependencyTraceContext {
   readonly dependency: string
   /** The route, as `GET /items`. */
   readonly route: string
-  /** The generator's scope; `undefined` for plain dependencies. */
-  readonly scope: 'request' | 'function' | undefined
+  /** The generator's scope, or `'app'` for an app-scoped dependency; `undefined` for plain dependencies. */
+  readonly scope: 'request' | 'function' | 'app' | undefined
   readonly requestId: string
   /** `performance.now()` when it started. */
   readonly start: number
@@ -37,7 +37,7 @@ function contextFor (state: RequestState, step: Step): DependencyTraceContext {
   return {
     dependency: step.name,
     route: state.plan.route,
-    scope: step.kind === DependencyKind.Plain ? undefined : (step.functionScope ? 'function' : 'request'),
+    scope: step.appScoped ? 'app' : step.kind === DependencyKind.Plain ? undefined : (step.functionScope ? 'function' : 'request'),
     requestId: state.request.id,
     start: performance.now(),
     duration: undefined,

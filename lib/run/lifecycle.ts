@@ -34,7 +34,7 @@ type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null }
 export function startRequest (plan: Plan, live: LiveRequests, request: FastifyRequest, reply: FastifyReply): RequestState {
   const state = new RequestState(plan, request, reply)
   ;(request as StatefulRequest)[kRequestState] = state
-  if (plan.generators) {
+  if (plan.tracked) {
     live.add(state)
     watchConnection(state)
   }

@@ -33,7 +33,8 @@ function settle (state: RequestState, index: number, value: unknown): void {
 
 /** Runs step `index`; `undefined` when its value is already in its slot, else what to wait for before `settle()`. */
 function runStep (state: RequestState, index: number): PromiseLike<unknown> | undefined {
-  if (state.traced) return traced(state, state.plan.steps[index], resolveChannel, true, () => startStep(state, index))
+  // An app-scoped value is read, not resolved: Server-Timing leaves it out (its start is not per request).
+  if (state.traced) return traced(state, state.plan.steps[index], resolveChannel, !state.plan.steps[index].appScoped, () => startStep(state, index))
   return startStep(state, index)
 }
 
