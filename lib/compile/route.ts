@@ -1,7 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { DependencyList } from '../define/dependency'
 import { AddDependenciesTooLateError, SocketRouteUnguardedError } from '../errors'
-import { createEarlyHook, createResolveHook, responseFailedHook, responseFinishedHook, responseProducedHook, wrapHandler, type RouteState } from '../run/hooks'
+import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
 import type { AppScope } from '../run/app-scope'
 import type { LiveRequests } from '../run/live-requests'
 import type { DependencyOverrides } from '../overrides'
@@ -129,12 +129,6 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   registry.routes.push(route)
   if (plan.early.length > 0) options.onRequest = prependHook(options.onRequest, createEarlyHook(route)) as RouteOptions['onRequest']
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
-  // Only routes with dependencies carry the response hooks: a route without pays nothing. Route-level
-  // hooks run after the instance-level ones (other plugins' onSend: compression, etags), and before
-  // the route's own; function-scoped cleanup still runs before a byte is written.
-  options.onSend = prependHook(options.onSend, responseProducedHook) as RouteOptions['onSend']
-  options.onResponse = prependHook(options.onResponse, responseFinishedHook) as RouteOptions['onResponse']
-  options.onError = prependHook(options.onError, responseFailedHook) as RouteOptions['onError']
   const socketOptions = options as RouteOptions & { websocket?: unknown, wsHandler?: unknown }
   // `websocket: true`: the handler is the socket handler, wrapped by the registration guard
   // (lib/run/socket.ts); with a `wsHandler` beside it, the HTTP handler is wrapped for HTTP requests only.
