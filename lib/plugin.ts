@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { describeValue, type DependencyList } from './define/dependency'
 import { CloseTimeoutOptionError, ConcurrencyOptionError, PluginRegisteredTwiceError } from './errors'
-import { responseFailedHook, responseFinishedHook, responseProducedHook } from './run/hooks'
 import { LiveRequests } from './run/live-requests'
 import { AppScope } from './run/app-scope'
 import { appCellsInUse, resolveAppValue } from './compile/app-values'
@@ -81,11 +80,6 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   fastify.decorateRequest(kRequestState, null)
   fastify.decorateRequest(kCookieValues, null)
   fastify.addHook('onRoute', onRoute)
-  // Instance-level, so that function-scoped cleanup runs before the onSend hooks registered
-  // after the plugin (compression, etags) and every onError/onResponse hook sees it done.
-  fastify.addHook('onSend', responseProducedHook)
-  fastify.addHook('onResponse', responseFinishedHook)
-  fastify.addHook('onError', responseFailedHook)
   // preClose runs before Fastify stops the server and before every onClose hook, wherever it was
   // registered: in-flight cleanups (COMMIT, release) finish before a pool's end().
   // Then the app scope, newest first: a pool ends after the last request released its connection.
@@ -98,9 +92,10 @@ async function fastifyDepends (fastify: FastifyInstance, options: FastifyDepends
   })
   fastify.addHook('onReady', async function checkRegistration () {
     if (registry.errors.length > 0) throw registry.errors[0]
-    // Fastify has compiled the routes' validators: from now on they follow the overrides.
+    // Fastify has compiled the routes' validators: from now on they follow the overrides. A route
+    // compiled for the overrides as they are now has its schema merged from the right plan already.
     registry.ready = true
-    recompileAll(registry)
+    recompileAll(registry, true)
     await appScope.startAll(appCellsInUse(registry))
   })
 }

@@ -237,30 +237,27 @@ test('an onSend hook of another plugin that throws: generators see its error onc
     })
   })
 
-  // Registered after fastify-depends: its function-scoped cleanup already ran normally.
-  const after = await build(t)
-  await after.register(thrower)
-  const events = new EventLog()
-  after.get('/', { dependencies: bothScopes(events) }, async () => 'handler payload')
-  const res = await after.inject('/')
-  t.equal(res.statusCode, 502)
-  t.equal(res.json().message, 'onSend broke')
-  await within(events.until('request:saw onSend broke'), 'request-scoped cleanup')
-  await settle()
-  t.same(events.list(), ['function:enter', 'request:enter', 'function:exit', 'request:saw onSend broke'])
-
-  // Registered before it: the error comes before the function-scoped cleanup, which sees it.
-  const before = Fastify()
-  t.after(() => before.close())
-  await before.register(thrower)
-  await before.register(fastifyDepends)
-  const beforeEvents = new EventLog()
-  before.get('/', { dependencies: bothScopes(beforeEvents) }, async () => 'handler payload')
-  const res2 = await before.inject('/')
-  t.equal(res2.statusCode, 502)
-  await within(beforeEvents.until('request:saw onSend broke'), 'request-scoped cleanup')
-  await settle()
-  t.same(beforeEvents.list(), ['function:enter', 'request:enter', 'function:saw onSend broke', 'request:saw onSend broke'])
+  // Registered before or after fastify-depends: instance-level onSend hooks run before the route's,
+  // where the plugin finalizes the function scope, so both scopes see the error.
+  for (const order of ['plugin first', 'thrower first'] as const) {
+    const app = Fastify()
+    t.after(() => app.close())
+    if (order === 'plugin first') {
+      await app.register(fastifyDepends)
+      await app.register(thrower)
+    } else {
+      await app.register(thrower)
+      await app.register(fastifyDepends)
+    }
+    const events = new EventLog()
+    app.get('/', { dependencies: bothScopes(events) }, async () => 'handler payload')
+    const res = await app.inject('/')
+    t.equal(res.statusCode, 502, order)
+    t.equal(res.json().message, 'onSend broke', order)
+    await within(events.until('request:saw onSend broke'), 'request-scoped cleanup')
+    await settle()
+    t.same(events.list(), ['function:enter', 'request:enter', 'function:saw onSend broke', 'request:saw onSend broke'], order)
+  }
 })
 
 test('a client that leaves during an async function-scoped cleanup: the unwind stays LIFO and the request scope waits for the function scope', async (t) => {

@@ -116,10 +116,18 @@ function emptyDeps (): Record<string, unknown> {
 
 // A literal object of known shape is the cheapest thing V8 can build per request, so the
 // inputs record and request.deps are built by generated functions, like fast-json-stringify does.
+// One function per shape: routes with the same tree (a GET and its HEAD, overrides recompiling) share it.
+const recordBuilders = new Map<string, (slots: unknown[]) => any>()
 function compileRecordBuilder (names: readonly string[], slots: readonly number[]): (slots: unknown[]) => any {
   const fields = names.map((name, i) => `${JSON.stringify(name)}: s[${slots[i]}]`)
-  // eslint-disable-next-line no-new-func
-  return new Function('s', `return { ${fields.join(', ')} }`) as (slots: unknown[]) => any
+  const source = `return { ${fields.join(', ')} }`
+  let builder = recordBuilders.get(source)
+  if (builder === undefined) {
+    // eslint-disable-next-line no-new-func
+    builder = new Function('s', source) as (slots: unknown[]) => any
+    recordBuilders.set(source, builder)
+  }
+  return builder
 }
 
 /** A dependency "uses scopes" (FastAPI B23) when it or anything below it declares or reads them. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import type { DependencyList } from '../define/dependency'
 import { AddDependenciesTooLateError, SocketRouteUnguardedError } from '../errors'
-import { createEarlyHook, createResolveHook, wrapHandler, type RouteState } from '../run/hooks'
+import { createEarlyHook, createResolveHook, responseFailedHook, responseFinishedHook, responseProducedHook, wrapHandler, type RouteState } from '../run/hooks'
 import type { AppScope } from '../run/app-scope'
 import type { LiveRequests } from '../run/live-requests'
 import type { DependencyOverrides } from '../overrides'
@@ -14,6 +14,10 @@ import { RouteValidation } from '../params/validation'
 
 export interface CompiledRoute extends RouteState {
   readonly roots: readonly RootEntry[]
+  /** The overrides' `version` its plan was compiled for. */
+  version: number
+  /** The overrides' `version` its validation (merged schema) was made for. */
+  schemaVersion: number
 }
 
 /** The plugin's state, on the root instance. */
@@ -72,11 +76,23 @@ function registrationFailed (err: unknown) {
   }
 }
 
-/** Recompiles every route's plan and validation for the current overrides; throws on the first error. */
-export function recompileAll (registry: Registry): void {
+/**
+ * Recompiles the routes' plans and validation for the current overrides (`onlyStale`, at ready():
+ * only what was made for another version of them); throws on the first error.
+ */
+export function recompileAll (registry: Registry, onlyStale = false): void {
+  const version = registry.overrides.version
   for (const route of registry.routes) {
-    route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel, registry.serverTiming, registry.appScope)
-    if (registry.ready) route.validation.update(route.plan.params)
+    if (!onlyStale || route.version !== version) {
+      route.plan = compilePlan(route.label, route.roots, registry.overrides.normalized, registry.parallel, registry.serverTiming, registry.appScope)
+      route.version = version
+    }
+    if (!registry.ready) continue
+    // The schema merged when the route was declared fits its plan then; the plugin validates some
+    // parameters itself (cookies), which only update() sets up.
+    if (onlyStale && route.schemaVersion === version && route.plan.params.length === 0) continue
+    route.validation.update(route.plan.params)
+    route.schemaVersion = version
   }
 }
 
@@ -125,10 +141,21 @@ export function onRoute (this: FastifyInstance, options: RouteOptions): void {
   const doc = documentRoute(roots, names)
   options.config = { ...config, swaggerTransform: createSwaggerTransform(doc, registry.xDependencies, config.swaggerTransform, context) } as RouteOptions['config']
 
-  const route: CompiledRoute = { label, roots, plan, validation, live: registry.live }
+  // The response hooks go only where something is to be finalized or timed: a route without
+  // dependencies, or whose dependencies are all plain, pays nothing for them (Fastify's hook runners,
+  // and the response listeners and clock reads an onResponse hook brings). Route-level hooks run after
+  // the instance-level ones (other plugins' onSend: compression, etags) and before the route's own;
+  // function-scoped cleanup still runs before a byte is written.
+  const responseHooks = plan.tracked || registry.serverTiming
+  const route: CompiledRoute = { label, roots, plan, validation, live: registry.live, responseHooks, version: registry.overrides.version, schemaVersion: registry.overrides.version }
   registry.routes.push(route)
   if (plan.early.length > 0) options.onRequest = prependHook(options.onRequest, createEarlyHook(route)) as RouteOptions['onRequest']
   options.preHandler = prependHook(options.preHandler, createResolveHook(route)) as RouteOptions['preHandler']
+  if (responseHooks) {
+    options.onSend = prependHook(options.onSend, responseProducedHook) as RouteOptions['onSend']
+    options.onResponse = prependHook(options.onResponse, responseFinishedHook) as RouteOptions['onResponse']
+    options.onError = prependHook(options.onError, responseFailedHook) as RouteOptions['onError']
+  }
   const socketOptions = options as RouteOptions & { websocket?: unknown, wsHandler?: unknown }
   // `websocket: true`: the handler is the socket handler, wrapped by the registration guard
   // (lib/run/socket.ts); with a `wsHandler` beside it, the HTTP handler is wrapped for HTTP requests only.

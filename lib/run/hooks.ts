@@ -18,6 +18,11 @@ export interface RouteState {
   plan: Plan
   readonly validation: RouteValidation
   readonly live: LiveRequests
+  /**
+   * The route carries the response hooks (onSend, onResponse, onError): its plan at registration had
+   * something to finalize. Without them, the raw response's `close` finalizes what an override brought.
+   */
+  readonly responseHooks: boolean
 }
 
 type Done = (err?: unknown) => void
@@ -31,7 +36,7 @@ export function createEarlyHook (route: RouteState) {
       done()
       return
     }
-    const state = startRequest(plan, route.live, request, reply)
+    const state = startRequest(plan, route, request, reply)
     try {
       resolveEarly(state)
     } catch (err) {
@@ -53,7 +58,7 @@ export function createResolveHook (route: RouteState) {
       }
     }
     // The state onRequest started (security schemes done), or a new one.
-    const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, route.live, request, reply)
+    const state = (request as StatefulRequest)[kRequestState] ?? startRequest(route.plan, route, request, reply)
     if (state.plan.parallel) resolveParallel(state, done)
     else resolveSequential(state, done)
   }

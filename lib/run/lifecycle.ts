@@ -31,11 +31,12 @@ type SendDone = (err: unknown, payload?: unknown) => void
 type StatefulRequest = FastifyRequest & { [kRequestState]: RequestState | null }
 
 /** A request of a route with dependencies starts (onRequest for security schemes, else preHandler). */
-export function startRequest (plan: Plan, live: LiveRequests, request: FastifyRequest, reply: FastifyReply): RequestState {
+export function startRequest (plan: Plan, route: { readonly live: LiveRequests, readonly responseHooks: boolean }, request: FastifyRequest, reply: FastifyReply): RequestState {
   const state = new RequestState(plan, request, reply)
   ;(request as StatefulRequest)[kRequestState] = state
   if (plan.tracked) {
-    live.add(state)
+    if (!route.responseHooks) state.responseHooks = false
+    route.live.add(state)
     watchConnection(state)
   }
   return state
@@ -222,6 +223,17 @@ function connectionClosed (state: RequestState): void {
   release(state)
 }
 
+/**
+ * A route registered without response hooks, whose plan an override gave a generator or an
+ * app-scoped value: the raw response's 'finish' stands in for onResponse, and what is still entered
+ * (function scope too) is finalized then, after the response.
+ */
+function finishedWithoutHooks (state: RequestState): void {
+  state.responseEnded = true
+  requestScopeIfDue(state)
+  release(state)
+}
+
 // ---- finalization -----------------------------------------------------------------------------
 
 /**
@@ -257,7 +269,8 @@ function afterFailure (exits: ExitStack, done: Function | undefined, decided: un
 
 export function requestScopeIfDue (state: RequestState): void {
   if (state.handlerRunning || state.stage === Stage.Finished) return
-  if (state.stage !== Stage.Responding && !(state.stage === Stage.Handling && state.reply.sent)) return
+  // Without response hooks nothing else comes after an abort once the handler is done.
+  if (state.stage !== Stage.Responding && !(state.stage === Stage.Handling && (state.reply.sent || (state.aborted && !state.responseHooks)))) return
   if (!state.aborted && (!state.responseEnded || state.payloadOpen)) return
   state.stage = Stage.Finished
   const done = state.responseDone
@@ -318,6 +331,10 @@ function onRawClose (this: Watched): void {
   connectionClosed(this[kRequestState] as RequestState)
 }
 
+function onRawFinish (this: Watched): void {
+  finishedWithoutHooks(this[kRequestState] as RequestState)
+}
+
 function onPayloadEnd (this: Watched): void {
   payloadEnded(this[kRequestState] as RequestState)
 }
@@ -338,6 +355,7 @@ function watchConnection (state: RequestState): void {
   raw[kRequestState] = state
   // 'close' comes once per response, and the response is not reused: no need for once()'s wrapper.
   raw.on('close', onRawClose)
+  if (!state.responseHooks) raw.on('finish', onRawFinish)
 }
 
 function isStream (payload: unknown): payload is NodeJS.ReadableStream & Watched {

@@ -62,6 +62,8 @@ export class RequestState {
   resolutionRunning = false
   /** The handler runs with generators entered: nothing may be finalized under it. */
   handlerRunning = false
+  /** The route has the response hooks; without them the raw response's close ends the request (lib/run/lifecycle.ts). */
+  responseHooks = true
   /** The connection closed before the response was fully sent. */
   aborted = false
   /** onResponse came: the response was sent completely. */

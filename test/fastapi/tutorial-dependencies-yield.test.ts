@@ -199,15 +199,18 @@ test('tutorial008e: a function-scoped generator is cleaned up before the respons
       events.record('cleanup')
     }
   })
-  app.addHook('onSend', async (_request, _reply, payload) => {
-    events.record('send')
-    return payload
+  app.addHook('onRequest', async (_request, reply) => {
+    const writeHead = reply.raw.writeHead
+    reply.raw.writeHead = function (this: typeof reply.raw, ...args: Parameters<typeof writeHead>) {
+      events.record('head written')
+      return writeHead.apply(this, args)
+    } as typeof writeHead
   })
   app.get('/users/me', { dependencies: { username: Depends(getUsername, { scope: 'function' }) } }, async (request) => request.deps.username)
   const res = await app.inject('/users/me')
   t.equal(res.statusCode, 200)
   t.equal(res.body, 'Rick')
-  t.same(events.list(), ['cleanup', 'send'], 'already done when the response arrives')
+  t.same(events.list(), ['cleanup', 'head written'], 'already done when the response starts')
 })
 
 // ported from tests/test_tutorial/test_dependencies/test_tutorial010.py test_get_db
