@@ -20,7 +20,8 @@ export interface RouteState {
   readonly live: LiveRequests
   /**
    * The route carries the response hooks (onSend, onResponse, onError): its plan at registration had
-   * something to finalize. Without them, the raw response's `close` finalizes what an override brought.
+   * something to finalize. Without them, the raw response's `finish` (or an abort's `close`)
+   * finalizes what an override brought (lib/run/lifecycle.ts).
    */
   readonly responseHooks: boolean
 }
